@@ -1,0 +1,106 @@
+/* The command line: every option of every subcommand parsed into one plain config, and all validation. */
+#ifndef CONSENSUS_CLI_H
+#define CONSENSUS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum cs_command {
+  CS_CMD_NONE = 0,
+  CS_CMD_BYZ,
+  CS_CMD_CLOCKS,
+  CS_CMD_REPLAY,
+  CS_CMD_BENCH
+} cs_command;
+
+typedef enum cs_rates_kind {
+  CS_RATES_UNTHROTTLED = 0, /* rate 0: tick as fast as possible */
+  CS_RATES_RANGE,           /* uniform random integer in [lo, hi] per rank, seeded */
+  CS_RATES_LIST             /* one value per rank (a single value applies to all ranks) */
+} cs_rates_kind;
+
+typedef enum byz_strategy {
+  BYZ_FLIP = 0,   /* send the opposite of what a loyal general would send */
+  BYZ_SPLIT,      /* ATTACK to even-ranked recipients, RETREAT to odd-ranked ones */
+  BYZ_RANDOM,     /* a value hashed from (seed, trial, sender, path, recipient) */
+  BYZ_SILENT,     /* send nothing */
+  BYZ_GARBAGE,    /* send malformed messages that loyal generals reject */
+  BYZ_STRATEGY_COUNT
+} byz_strategy;
+
+typedef enum byz_wire {
+  BYZ_WIRE_ROUND = 0, /* one MPI message per peer per round (the default: scales) */
+  BYZ_WIRE_MESSAGE    /* one MPI message per oral message (the teaching view) */
+} byz_wire;
+
+enum { BYZ_RETREAT = 0, BYZ_ATTACK = 1 };
+
+/* Everything a run needs to know, filled by cli_parse and then read-only. Arrays are owned
+ * by the config and released by cli_free. */
+typedef struct cs_config {
+  cs_command command;
+  int n_ranks;               /* the size of the run, known at parse time */
+  char *output;              /* -o FILE, or NULL for the default name under results/ */
+  int force;                 /* --force: overwrite an existing output file */
+  uint64_t seed;             /* --seed (default 1) */
+  int trace;                 /* 0 with --no-trace: no events or messages recorded */
+  int quiet;                 /* -q: rank 0 prints the summary only */
+  int show_h5_errors;        /* --show-h5-errors: let HDF5 print its error stacks */
+  double speedup;            /* --speedup S: model seconds per wall second */
+  double flush_interval_s;   /* --flush-every SEC of wall time; 0: write the trace at the end only */
+  cs_rates_kind rates_kind;  /* --rates */
+  int64_t rate_lo, rate_hi;  /* CS_RATES_RANGE */
+  double *rate_list;         /* CS_RATES_LIST: n_ranks values */
+  /* replay */
+  char *script_path;
+  /* clocks */
+  double duration_s;         /* --duration SEC of model time */
+  double p_internal;         /* --p-internal P */
+  char *preset;              /* --preset NAME, as given */
+  /* byz */
+  int m;                     /* -m M */
+  int commander;             /* --commander R */
+  int order;                 /* --order: BYZ_ATTACK or BYZ_RETREAT */
+  int64_t trials;            /* --trials K */
+  int traitor_count;         /* -t K: K traitors drawn per trial; -1 when --traitors names them */
+  int *traitors;             /* --traitors: n_traitors ranks, or the ranks named by --strategy R:S */
+  int n_traitors;
+  byz_strategy strategy;     /* --strategy S: the strategy of every traitor without its own */
+  byz_strategy *strategy_of; /* n_ranks entries: the strategy of each rank if it is a traitor */
+  byz_wire wire;             /* --wire */
+  int expect_agreement;      /* --expect-agreement: exit 1 unless IC1 and IC2 hold in every trial */
+  /* bench */
+  int64_t bench_iterations;  /* --iterations N: repetitions per measurement */
+  int64_t bench_max_bytes;   /* --max-bytes B: largest payload of the ping-pong */
+  /* kept for provenance */
+  char *command_line;
+} cs_config;
+
+/* cli_parse outcomes besides 0 and CS_EUSAGE. */
+enum { CLI_HELP = 1, CLI_VERSION = 2 };
+
+/* Parses argv for a run of n_ranks ranks and validates everything that can be checked
+ * without the file system. Pure and deterministic, so every rank reaches the same verdict.
+ * Returns 0 (cfg filled), CLI_HELP or CLI_VERSION (print and exit 0), or CS_EUSAGE with one
+ * line (no newline) in err. Not collective; cfg must be released with cli_free in every case. */
+int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, size_t errcap);
+
+/* Releases the arrays a config owns; safe on a zeroed or partly filled config. */
+void cli_free(cs_config *cfg);
+
+/* Prints the help of a subcommand (CS_CMD_NONE: the overview) to out. */
+void cli_print_help(FILE *out, cs_command command);
+
+/* Returns the subcommand's name ("byz", …) or "consensus". */
+const char *cli_command_name(cs_command command);
+
+/* The tick rate of one rank under the config: 0 when unthrottled, the rank's list entry, or
+ * its seeded draw from the range (a pure function of seed and rank). */
+double cli_rate_of(const cs_config *cfg, int rank);
+
+/* Names of strategies and wire modes, as on the command line. */
+const char *cli_strategy_name(byz_strategy s);
+const char *cli_wire_name(byz_wire w);
+
+#endif

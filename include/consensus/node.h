@@ -1,0 +1,178 @@
+/* The node runtime: one MPI rank as a machine with a tick rate, an arrival queue, clocks on every message and a trace. */
+#ifndef CONSENSUS_NODE_H
+#define CONSENSUS_NODE_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/h5out.h"
+#include "consensus/trace.h"
+#include "consensus/vclock.h"
+#include "consensus/wire.h"
+
+typedef struct node node;
+
+/* Why the runtime rejected an arrival: the decoder's reasons, then the runtime's own. */
+enum {
+  NODE_REJECT_TAG = WIRE_REJECT_COUNT, /* a tag the runtime does not use */
+  NODE_REJECT_OVERSIZE,                /* larger than NODE_MAX_MESSAGE: drained, never stored */
+  NODE_REJECT_ROUND,                   /* a round marker out of sequence */
+  NODE_REJECT_PROTOCOL,                /* the protocol refused the payload (node_reject) */
+  NODE_REJECT_COUNT
+};
+
+#define NODE_MAX_MESSAGE ((size_t)WIRE_HEADER_BYTES + 8u * WIRE_MAX_RANKS + WIRE_MAX_PAYLOAD)
+
+/* A message as the protocol sees it on a tick: valid only during the callback. */
+typedef struct node_message {
+  int src;
+  int64_t send_seq;       /* the sender's event seq of the send */
+  lamport_t lamport;      /* the sender's Lamport clock at the send */
+  const vtick_t *vc;      /* the sender's vector clock at the send (n_ranks entries) */
+  const uint8_t *payload;
+  uint32_t payload_len;
+  uint32_t bytes;         /* the whole MPI message */
+  int64_t round;          /* round markers seen from src before this message arrived */
+  double arrive_s;        /* wall seconds since the common start */
+} node_message;
+
+/* A protocol: a few callbacks over its own state. It never calls MPI; it acts through
+ * node_send, node_multicast and node_internal, one event per tick at most. */
+typedef struct node_protocol {
+  void *state;
+  /* May the runtime hand this queued message to on_receive now? NULL: any message. */
+  int (*accepts)(void *state, const node *nd, const node_message *msg);
+  /* A message was taken off the queue; the runtime already merged its clocks and traced the
+   * RECV event. Returns 0 or a CS_E* code (which ends the run). */
+  int (*on_receive)(void *state, node *nd, const node_message *msg);
+  /* Nothing acceptable is queued: make at most one event (or none, to wait). Returns 0 or CS_E*. */
+  int (*on_idle)(void *state, node *nd);
+  /* 1 when this rank has nothing more to do. NULL: never (the run ends by duration). */
+  int (*is_finished)(void *state, const node *nd);
+} node_protocol;
+
+/* How the runtime runs a protocol. */
+typedef struct node_options {
+  double tick_rate_hz;     /* ticks per model second; 0 = unthrottled */
+  double speedup;          /* model seconds per wall second (> 0) */
+  double duration_s;       /* model seconds to run; 0 = until every rank's protocol is finished */
+  double flush_interval_s; /* wall seconds between trace blocks (needs a duration and a rate); 0: at the end */
+  int trace;               /* record events and messages */
+} node_options;
+
+/* Counters of one rank, for summaries and benchmarks. */
+typedef struct node_stats {
+  int64_t events[3];        /* by trace_kind */
+  int64_t ticks;            /* ticks taken (including ticks that made no event) */
+  int64_t data_sent;        /* MPI messages carrying protocol data */
+  int64_t data_bytes_sent;
+  int64_t control_sent;     /* round markers and shutdown messages */
+  int64_t raw_sent;         /* forged messages (hostile modes) */
+  int64_t received;         /* data messages accepted into the queue */
+  int64_t rejected[NODE_REJECT_COUNT];
+  int64_t rejected_total;
+  int64_t undelivered;      /* messages still queued at the end */
+  int32_t max_queue;
+  lamport_t max_lamport_jump; /* largest increase of L in one event */
+  double max_lateness_s;      /* largest delay of a tick behind its deadline */
+  double p99_lateness_s;      /* 99th percentile of that delay (10 µs resolution) */
+  int stopped;                /* the run was ended by a signal */
+} node_stats;
+
+/* Installs SIGTERM/SIGINT handlers that ask the runtime to stop cleanly. Not collective. */
+void node_install_signal_handlers(void);
+
+/* Creates a node on a duplicate of comm (errors return, they do not abort), synchronises the
+ * common start of the wall clock and attaches `out` (may be NULL) for trace blocks.
+ * Collective. Returns 0 or CS_EMPI / CS_ENOMEM / CS_EINVAL. */
+int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_out);
+
+/* Frees the node, its queue and pending sends (which must have completed). Collective. */
+void node_destroy(node *nd);
+
+/* Runs the tick loop until the duration ends, every rank's protocol is finished, or a signal
+ * stops the run; then the shutdown exchange, after which every message sent is either
+ * received or recorded as undelivered. Collective. Returns 0 or a CS_E* code (CS_ESTOPPED is
+ * not returned: see node_get_stats().stopped). */
+int node_run(node *nd, const node_protocol *proto);
+
+/* Writes the trace rows still buffered as one block. Collective. Returns 0 or an error. */
+int node_flush(node *nd);
+
+int node_rank(const node *nd);
+int node_size(const node *nd);
+lamport_t node_lamport(const node *nd);
+const vtick_t *node_vc(const node *nd);
+int64_t node_events(const node *nd);     /* events so far = the seq of the next one */
+int node_queue_len(const node *nd);
+double node_now_s(const node *nd);       /* wall seconds since the common start */
+int node_stopping(const node *nd);       /* 1 once a stop was requested (signal or peer) */
+void node_get_stats(const node *nd, node_stats *out);
+MPI_Comm node_comm(const node *nd);      /* for h5out and bench only */
+
+/* Internal event: L += 1, V[i] += 1, traced. Returns 0 or CS_ENOMEM. */
+int node_internal(node *nd);
+
+/* Send event to dst (!= own rank): ticks both clocks, traces a SEND with peer = dst and sends
+ * one MPI message carrying L, V and the payload. Non-blocking. Returns 0 or an error. */
+int node_send(node *nd, int dst, const void *payload, uint32_t len);
+
+/* One send event (peer = -1) delivered to k destinations as k MPI messages with the same clocks. */
+int node_multicast(node *nd, const int *dsts, int k, const void *payload, uint32_t len);
+
+/* Sends bytes exactly as given with a tag (0: the runtime's own), no event, no clock: for
+ * hostile strategies and tests of the decoder only. */
+int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag);
+
+/* Counts a data message whose payload the protocol found malformed (it merged no clock). */
+void node_reject(node *nd);
+
+/* Marks the end of this rank's current round to every peer (behind its data) and moves to the
+ * next round. Returns 0 or an error. */
+int node_round_end(node *nd);
+
+/* The number of rounds this rank has ended. */
+int64_t node_round(const node *nd);
+
+/* 1 if every peer has ended round r (so everything it sent in round r has arrived). */
+int node_round_complete(const node *nd, int64_t r);
+
+/* Gathers k int64 values from every rank onto rank 0 (all: n_ranks * k, root only). Collective. */
+int node_gather_i64(node *nd, const int64_t *mine, int k, int64_t *all);
+int node_gather_f64(node *nd, const double *mine, int k, double *all);
+
+/* Sums / maxes k int64 values over all ranks, result on every rank. Collective. */
+int node_allreduce_i64(node *nd, const int64_t *mine, int k, int64_t *out, int use_max);
+
+/* Gathers every rank's buffered trace onto rank 0 (only before any block was flushed):
+ * *events_out gets n_ranks counts, kinds, peers, lamports and vcs concatenated by rank.
+ * Root only; free with free(). Collective. */
+typedef struct node_gathered {
+  int64_t *count;   /* events per rank */
+  int8_t *kind;
+  int32_t *peer;
+  lamport_t *lamport;
+  vtick_t *vc;      /* rows of n_ranks */
+  int64_t total;
+} node_gathered;
+int node_gather_trace(node *nd, node_gathered *out);
+void node_gathered_free(node_gathered *g);
+
+/* MPI start-up and shut-down for main, so that main.c itself makes no MPI call. */
+int node_mpi_init(int *argc, char ***argv, MPI_Comm *world, int *rank, int *size);
+int node_mpi_finalize(void);
+
+/* A failure that one rank alone sees while the others may be inside a collective: prints
+ * "consensus: rank R on HOST: WHAT: REASON" and aborts the whole job (returning would hang). */
+void cs_fatal(const char *what, int code);
+
+/* Rank 0 reads a whole text file and broadcasts it, so every rank parses the same bytes even
+ * without a shared file system. On success *text is NUL-terminated (free it). Returns 0, or
+ * CS_EIO with one line in err on every rank. Collective. */
+int node_read_shared_file(MPI_Comm comm, const char *path, size_t max_bytes, char **text, char *err, size_t errcap);
+
+/* Everyone agrees on one status: the worst (lowest) code of all ranks. Collective. */
+int node_agree(MPI_Comm comm, int code);
+
+#endif

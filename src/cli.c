@@ -1,0 +1,705 @@
+/* Parses and validates the whole command line into a cs_config; the only place options are checked. */
+#include "consensus/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consensus/cs_error.h"
+#include "consensus/rng.h"
+
+#define CMD_BIT(c) (1u << (c))
+#define ALL_CMDS (CMD_BIT(CS_CMD_BYZ) | CMD_BIT(CS_CMD_CLOCKS) | CMD_BIT(CS_CMD_REPLAY) | CMD_BIT(CS_CMD_BENCH))
+#define RUN_CMDS (CMD_BIT(CS_CMD_BYZ) | CMD_BIT(CS_CMD_CLOCKS) | CMD_BIT(CS_CMD_REPLAY))
+
+typedef enum opt_id {
+  OPT_HELP, OPT_VERSION, OPT_OUTPUT, OPT_FORCE, OPT_SEED, OPT_NO_TRACE, OPT_QUIET, OPT_SHOW_H5,
+  OPT_SPEEDUP, OPT_RATES, OPT_FLUSH, OPT_DURATION, OPT_P_INTERNAL, OPT_PRESET, OPT_M, OPT_COMMANDER,
+  OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_EXPECT, OPT_ITERATIONS,
+  OPT_MAX_BYTES, OPT_COUNT
+} opt_id;
+
+typedef struct opt_spec {
+  opt_id id;
+  const char *long_name;  /* "--seed" */
+  const char *short_name; /* "-o" or NULL */
+  int takes_value;
+  unsigned commands;      /* bit mask of the subcommands that accept it */
+} opt_spec;
+
+static const opt_spec OPTIONS[] = {
+    {OPT_HELP, "--help", "-h", 0, ALL_CMDS | 1u},
+    {OPT_VERSION, "--version", NULL, 0, ALL_CMDS | 1u},
+    {OPT_OUTPUT, "--output", "-o", 1, ALL_CMDS},
+    {OPT_FORCE, "--force", NULL, 0, ALL_CMDS},
+    {OPT_SEED, "--seed", NULL, 1, ALL_CMDS},
+    {OPT_NO_TRACE, "--no-trace", NULL, 0, RUN_CMDS},
+    {OPT_QUIET, "--quiet", "-q", 0, ALL_CMDS},
+    {OPT_SHOW_H5, "--show-h5-errors", NULL, 0, ALL_CMDS},
+    {OPT_SPEEDUP, "--speedup", NULL, 1, RUN_CMDS},
+    {OPT_RATES, "--rates", NULL, 1, RUN_CMDS},
+    {OPT_FLUSH, "--flush-every", NULL, 1, RUN_CMDS},
+    {OPT_DURATION, "--duration", NULL, 1, CMD_BIT(CS_CMD_CLOCKS)},
+    {OPT_P_INTERNAL, "--p-internal", NULL, 1, CMD_BIT(CS_CMD_CLOCKS)},
+    {OPT_PRESET, "--preset", NULL, 1, CMD_BIT(CS_CMD_CLOCKS)},
+    {OPT_M, "--max-traitors", "-m", 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_COMMANDER, "--commander", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_ORDER, "--order", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_TRIALS, "--trials", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_TRAITORS, "--traitors", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_T, "--n-traitors", "-t", 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_STRATEGY, "--strategy", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_WIRE, "--wire", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_EXPECT, "--expect-agreement", NULL, 0, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_ITERATIONS, "--iterations", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
+    {OPT_MAX_BYTES, "--max-bytes", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
+};
+#define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+
+static const char *const STRATEGY_NAMES[BYZ_STRATEGY_COUNT] = {"flip", "split", "random", "silent", "garbage"};
+
+/* Parsing state: the config being filled, which options were given, and the error buffer. */
+typedef struct parser {
+  cs_config *cfg;
+  int given[OPT_COUNT];
+  char *err;
+  size_t errcap;
+  char prog[32]; /* "consensus byz" for messages */
+  int *strategy_map; /* n_ranks entries: a traitor's own strategy from --strategy R:S, or -1 */
+} parser;
+
+static int fail(parser *p, const char *fmt, ...) {
+  int w = snprintf(p->err, p->errcap, "%s: ", p->prog);
+  if (w < 0 || (size_t)w >= p->errcap) return CS_EUSAGE;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->err + w, p->errcap - (size_t)w, fmt, ap);
+  va_end(ap);
+  return CS_EUSAGE;
+}
+
+const char *cli_command_name(cs_command command) {
+  switch (command) {
+    case CS_CMD_BYZ: return "byz";
+    case CS_CMD_CLOCKS: return "clocks";
+    case CS_CMD_REPLAY: return "replay";
+    case CS_CMD_BENCH: return "bench";
+    case CS_CMD_NONE: break;
+  }
+  return "consensus";
+}
+
+const char *cli_strategy_name(byz_strategy s) {
+  return (unsigned)s < BYZ_STRATEGY_COUNT ? STRATEGY_NAMES[s] : "unknown";
+}
+
+const char *cli_wire_name(byz_wire w) { return w == BYZ_WIRE_MESSAGE ? "message" : "round"; }
+
+static char *dup_string(const char *s) {
+  size_t len = strlen(s) + 1;
+  char *d = malloc(len);
+  if (d) memcpy(d, s, len);
+  return d;
+}
+
+/* A comma list with no empty item: not empty, no leading or trailing comma, no ",,". */
+static int is_clean_list(const char *text) {
+  size_t len = strlen(text);
+  return len > 0 && text[0] != ',' && text[len - 1] != ',' && !strstr(text, ",,");
+}
+
+/* Strict integer: the whole text, base 10, within [lo, hi]. */
+static int parse_int(parser *p, const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (text[0] == '\0' || *end != '\0' || errno == ERANGE)
+    return fail(p, "%s: '%s' is not a whole number", opt, text);
+  if (v < lo || v > hi) return fail(p, "%s: %s is out of range [%lld, %lld]", opt, text, (long long)lo, (long long)hi);
+  *out = v;
+  return 0;
+}
+
+/* Strict finite real number. */
+static int parse_real(parser *p, const char *opt, const char *text, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v))
+    return fail(p, "%s: '%s' is not a number", opt, text);
+  *out = v;
+  return 0;
+}
+
+/* Parses "a,b,c" of rank numbers in [0, n) into a new array; rejects duplicates. */
+static int parse_rank_list(parser *p, const char *opt, const char *text, int **out, int *count) {
+  int n = p->cfg->n_ranks;
+  int *ranks = calloc((size_t)n + 1, sizeof *ranks);
+  char *copy = dup_string(text);
+  int k = 0, rc = 0;
+  if (!ranks || !copy) {
+    rc = fail(p, "out of memory");
+    goto done;
+  }
+  if (!is_clean_list(text)) {
+    rc = fail(p, "%s: '%s' is not a list of ranks like 2,5", opt, text);
+    goto done;
+  }
+  for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    int64_t r;
+    if ((rc = parse_int(p, opt, tok, INT32_MIN, INT32_MAX, &r))) goto done;
+    if (r < 0 || r >= n) {
+      rc = fail(p, "%s: rank %lld does not exist in a run of %d ranks", opt, (long long)r, n);
+      goto done;
+    }
+    for (int j = 0; j < k; j++)
+      if (ranks[j] == r) {
+        rc = fail(p, "%s: rank %lld is named twice", opt, (long long)r);
+        goto done;
+      }
+    if (k == n) {
+      rc = fail(p, "%s: more ranks than the run has", opt);
+      goto done;
+    }
+    ranks[k++] = (int)r;
+  }
+  *out = ranks;
+  *count = k;
+  ranks = NULL;
+done:
+  free(ranks);
+  free(copy);
+  return rc;
+}
+
+static int parse_strategy_name(parser *p, const char *text, byz_strategy *out) {
+  for (int s = 0; s < BYZ_STRATEGY_COUNT; s++)
+    if (strcmp(text, STRATEGY_NAMES[s]) == 0) {
+      *out = (byz_strategy)s;
+      return 0;
+    }
+  return fail(p, "--strategy: unknown strategy '%s' (flip, split, random, silent or garbage)", text);
+}
+
+/* --strategy S, or per traitor R:S,R:S (those ranks become the traitors unless --traitors names them). */
+static int parse_strategy(parser *p, const char *text, int **map_ranks, int *map_count) {
+  cs_config *cfg = p->cfg;
+  if (!strchr(text, ':')) return parse_strategy_name(p, text, &cfg->strategy);
+  for (int r = 0; r < cfg->n_ranks; r++) p->strategy_map[r] = -1;
+  char *copy = dup_string(text);
+  int *ranks = calloc((size_t)cfg->n_ranks + 1, sizeof *ranks);
+  int k = 0, rc = 0;
+  if (!copy || !ranks) {
+    rc = fail(p, "out of memory");
+    goto done;
+  }
+  if (!is_clean_list(text)) {
+    rc = fail(p, "--strategy: '%s' is not a strategy or a list like 2:flip,5:silent", text);
+    goto done;
+  }
+  for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *colon = strchr(tok, ':');
+    if (!colon) {
+      rc = fail(p, "--strategy: '%s' is not RANK:STRATEGY", tok);
+      goto done;
+    }
+    *colon = '\0';
+    int64_t r;
+    byz_strategy s = BYZ_FLIP;
+    if ((rc = parse_int(p, "--strategy", tok, INT32_MIN, INT32_MAX, &r))) goto done;
+    if (r < 0 || r >= cfg->n_ranks) {
+      rc = fail(p, "--strategy: rank %lld does not exist in a run of %d ranks", (long long)r, cfg->n_ranks);
+      goto done;
+    }
+    for (int j = 0; j < k; j++)
+      if (ranks[j] == r) {
+        rc = fail(p, "--strategy: rank %lld is given two strategies", (long long)r);
+        goto done;
+      }
+    if ((rc = parse_strategy_name(p, colon + 1, &s))) goto done;
+    if (k == cfg->n_ranks) {
+      rc = fail(p, "--strategy: more ranks than the run has");
+      goto done;
+    }
+    ranks[k++] = (int)r;
+    p->strategy_map[r] = (int)s;
+  }
+  if (k == 0) {
+    rc = fail(p, "--strategy: '%s' names no traitor", text);
+    goto done;
+  }
+  *map_ranks = ranks;
+  *map_count = k;
+  ranks = NULL;
+done:
+  free(copy);
+  free(ranks);
+  return rc;
+}
+
+/* --rates: "LO-HI" (seeded integer per rank), "R" (all ranks) or "R0,R1,…" (one per rank). */
+static int parse_rates(parser *p, const char *text) {
+  cs_config *cfg = p->cfg;
+  const char *dash = strchr(text, '-');
+  if (dash && dash != text && !strchr(text, ',')) {
+    char lo_text[64];
+    size_t lo_len = (size_t)(dash - text);
+    if (lo_len >= sizeof lo_text) return fail(p, "--rates: '%s' is not a range like 1-6", text);
+    memcpy(lo_text, text, lo_len);
+    lo_text[lo_len] = '\0';
+    int64_t lo, hi;
+    if (parse_int(p, "--rates", lo_text, INT32_MIN, INT32_MAX, &lo) ||
+        parse_int(p, "--rates", dash + 1, INT32_MIN, INT32_MAX, &hi))
+      return fail(p, "--rates: '%s' is not a range of whole numbers like 1-6", text);
+    if (lo <= 0 || hi <= 0) return fail(p, "--rates: '%s': rates must be > 0 ticks per second", text);
+    if (lo > hi) return fail(p, "--rates: '%s': the range is empty (low > high)", text);
+    cfg->rates_kind = CS_RATES_RANGE;
+    cfg->rate_lo = lo;
+    cfg->rate_hi = hi;
+    return 0;
+  }
+  int n = cfg->n_ranks;
+  double *list = calloc((size_t)n, sizeof *list);
+  char *copy = dup_string(text);
+  int k = 0, rc = 0;
+  if (!list || !copy) {
+    rc = fail(p, "out of memory");
+    goto done;
+  }
+  if (!is_clean_list(text)) {
+    rc = fail(p, "--rates: '%s' is not a rate, a list like 1,3,6 or a range like 1-6", text);
+    goto done;
+  }
+  for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    double v;
+    if ((rc = parse_real(p, "--rates", tok, &v))) goto done;
+    if (v <= 0) {
+      rc = fail(p, "--rates: %s: rates must be > 0 ticks per second", tok);
+      goto done;
+    }
+    if (k == n) {
+      rc = fail(p, "--rates: the list has more entries than the run has ranks (%d)", n);
+      goto done;
+    }
+    list[k++] = v;
+  }
+  if (k == 0) {
+    rc = fail(p, "--rates: '%s' is not a rate, a list like 1,3,6 or a range like 1-6", text);
+    goto done;
+  }
+  if (k == 1)
+    for (int r = 1; r < n; r++) list[r] = list[0];
+  else if (k != n) {
+    rc = fail(p, "--rates: the list has %d entries but the run has %d ranks", k, n);
+    goto done;
+  }
+  free(cfg->rate_list);
+  cfg->rate_list = list;
+  cfg->rates_kind = CS_RATES_LIST;
+  list = NULL;
+done:
+  free(list);
+  free(copy);
+  return rc;
+}
+
+static const opt_spec *find_option(const char *arg, size_t name_len) {
+  for (size_t k = 0; k < N_OPTIONS; k++) {
+    const opt_spec *o = &OPTIONS[k];
+    if ((strlen(o->long_name) == name_len && strncmp(arg, o->long_name, name_len) == 0) ||
+        (o->short_name && strlen(o->short_name) == name_len && strncmp(arg, o->short_name, name_len) == 0))
+      return o;
+  }
+  return NULL;
+}
+
+/* Applies one option's value to the config. */
+static int apply_option(parser *p, const opt_spec *o, const char *v, int **strategy_ranks, int *strategy_count) {
+  cs_config *cfg = p->cfg;
+  const char *name = o->long_name;
+  int64_t i64;
+  switch (o->id) {
+    case OPT_HELP: case OPT_VERSION: case OPT_COUNT: return 0;
+    case OPT_OUTPUT:
+      if (v[0] == '\0') return fail(p, "-o: the output file name is empty");
+      free(cfg->output);
+      if (!(cfg->output = dup_string(v))) return fail(p, "out of memory");
+      return 0;
+    case OPT_FORCE: cfg->force = 1; return 0;
+    case OPT_SEED: {
+      char *end = NULL;
+      errno = 0;
+      unsigned long long s = strtoull(v, &end, 10);
+      if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno == ERANGE)
+        return fail(p, "--seed: '%s' is not a whole number from 0 to 2^64-1", v);
+      cfg->seed = s;
+      return 0;
+    }
+    case OPT_NO_TRACE: cfg->trace = 0; return 0;
+    case OPT_QUIET: cfg->quiet = 1; return 0;
+    case OPT_SHOW_H5: cfg->show_h5_errors = 1; return 0;
+    case OPT_SPEEDUP:
+      CS_TRY(parse_real(p, name, v, &cfg->speedup));
+      if (cfg->speedup <= 0) return fail(p, "--speedup: %s: the speed-up must be > 0", v);
+      return 0;
+    case OPT_RATES: return parse_rates(p, v);
+    case OPT_FLUSH:
+      CS_TRY(parse_real(p, name, v, &cfg->flush_interval_s));
+      if (cfg->flush_interval_s < 0) return fail(p, "--flush-every: %s: must be >= 0 seconds (0: at the end)", v);
+      return 0;
+    case OPT_DURATION:
+      CS_TRY(parse_real(p, name, v, &cfg->duration_s));
+      if (cfg->duration_s <= 0) return fail(p, "--duration: %s: the duration must be > 0 seconds", v);
+      return 0;
+    case OPT_P_INTERNAL:
+      CS_TRY(parse_real(p, name, v, &cfg->p_internal));
+      if (cfg->p_internal < 0 || cfg->p_internal > 1) return fail(p, "--p-internal: %s is not a probability in [0, 1]", v);
+      return 0;
+    case OPT_PRESET:
+      if (strcmp(v, "cs262") != 0 && strcmp(v, "cs262-low-variation") != 0)
+        return fail(p, "--preset: unknown preset '%s' (cs262 or cs262-low-variation)", v);
+      free(cfg->preset);
+      if (!(cfg->preset = dup_string(v))) return fail(p, "out of memory");
+      return 0;
+    case OPT_M:
+      CS_TRY(parse_int(p, "-m", v, 0, INT32_MAX, &i64));
+      cfg->m = (int)i64;
+      return 0;
+    case OPT_COMMANDER:
+      CS_TRY(parse_int(p, name, v, 0, INT32_MAX, &i64));
+      if (i64 >= cfg->n_ranks) return fail(p, "--commander: rank %s does not exist in a run of %d ranks", v, cfg->n_ranks);
+      cfg->commander = (int)i64;
+      return 0;
+    case OPT_ORDER:
+      if (strcmp(v, "attack") == 0) cfg->order = BYZ_ATTACK;
+      else if (strcmp(v, "retreat") == 0) cfg->order = BYZ_RETREAT;
+      else return fail(p, "--order: '%s' is not attack or retreat", v);
+      return 0;
+    case OPT_TRIALS:
+      CS_TRY(parse_int(p, name, v, 1, INT64_C(1) << 40, &cfg->trials));
+      return 0;
+    case OPT_TRAITORS:
+      free(cfg->traitors);
+      cfg->traitors = NULL;
+      return parse_rank_list(p, name, v, &cfg->traitors, &cfg->n_traitors);
+    case OPT_T:
+      CS_TRY(parse_int(p, "-t", v, 0, INT32_MAX, &i64));
+      if (i64 > cfg->n_ranks) return fail(p, "-t: %s traitors cannot be placed among %d generals", v, cfg->n_ranks);
+      cfg->traitor_count = (int)i64;
+      return 0;
+    case OPT_STRATEGY:
+      free(*strategy_ranks);
+      *strategy_ranks = NULL;
+      return parse_strategy(p, v, strategy_ranks, strategy_count);
+    case OPT_WIRE:
+      if (strcmp(v, "round") == 0) cfg->wire = BYZ_WIRE_ROUND;
+      else if (strcmp(v, "message") == 0) cfg->wire = BYZ_WIRE_MESSAGE;
+      else return fail(p, "--wire: '%s' is not round or message", v);
+      return 0;
+    case OPT_EXPECT: cfg->expect_agreement = 1; return 0;
+    case OPT_ITERATIONS:
+      CS_TRY(parse_int(p, name, v, 1, INT64_C(1) << 40, &cfg->bench_iterations));
+      return 0;
+    case OPT_MAX_BYTES:
+      CS_TRY(parse_int(p, name, v, 1, (INT64_C(64) << 20), &cfg->bench_max_bytes));
+      return 0;
+  }
+  return 0;
+}
+
+/* Checks that need all options at once, and fills defaults that depend on n or on a preset. */
+static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
+  cs_config *cfg = p->cfg;
+  int *strategy_ranks = *strategy_ranks_io;
+  int n = cfg->n_ranks;
+  if (cfg->command == CS_CMD_REPLAY && !cfg->script_path)
+    return fail(p, "a script is needed: consensus replay SCRIPT (e.g. tests/data/three_process.txt)");
+  if (cfg->command == CS_CMD_CLOCKS) {
+    if (cfg->preset) {
+      int low = strcmp(cfg->preset, "cs262-low-variation") == 0;
+      if (n != 3)
+        return fail(p, "--preset %s is the 3-machine experiment: run it with mpirun -np 3 (this run has %d ranks)",
+                    cfg->preset, n);
+      if (!p->given[OPT_RATES]) {
+        cfg->rates_kind = CS_RATES_RANGE;
+        cfg->rate_lo = 1;
+        cfg->rate_hi = low ? 3 : 6;
+      }
+      if (!p->given[OPT_P_INTERNAL]) cfg->p_internal = low ? 0.5 : 0.7;
+      if (!p->given[OPT_DURATION]) cfg->duration_s = 60;
+    }
+    if (n < 2) return fail(p, "the scale model needs at least 2 ranks (mpirun -np 3 ./consensus clocks)");
+    if (cfg->rates_kind == CS_RATES_UNTHROTTLED) {
+      cfg->rates_kind = CS_RATES_RANGE;
+      cfg->rate_lo = 1;
+      cfg->rate_hi = 6;
+    }
+  }
+  if (cfg->command == CS_CMD_BYZ) {
+    if (n < 2) return fail(p, "Byzantine agreement needs a commander and at least one lieutenant (mpirun -np 2 or more)");
+    if (!p->given[OPT_M]) cfg->m = (n - 1) / 3;
+    if (cfg->m > n - 2)
+      return fail(p, "-m %d: OM(m) relays along paths of m+1 distinct generals besides the receiver, so m <= n-2 = %d", cfg->m,
+                  n - 2);
+    if (p->given[OPT_T] && p->given[OPT_TRAITORS])
+      return fail(p, "-t and --traitors contradict each other: give the number or the ranks, not both");
+    if (strategy_count > 0) {
+      if (p->given[OPT_T]) return fail(p, "--strategy RANK:S names traitors, so it cannot be combined with -t");
+      if (!p->given[OPT_TRAITORS]) {
+        cfg->traitors = strategy_ranks; /* the per-traitor map defines the traitors */
+        cfg->n_traitors = strategy_count;
+        *strategy_ranks_io = NULL;
+        return 0;
+      }
+      for (int k = 0; k < strategy_count; k++) {
+        int found = 0;
+        for (int j = 0; j < cfg->n_traitors; j++) found |= cfg->traitors[j] == strategy_ranks[k];
+        if (!found) {
+          return fail(p, "--strategy: rank %d has a strategy but is not among --traitors", strategy_ranks[k]);
+        }
+      }
+    }
+    if (p->given[OPT_T]) cfg->n_traitors = 0;
+  }
+  return 0;
+}
+
+static char *join_argv(int argc, char **argv) {
+  size_t len = 1;
+  for (int k = 0; k < argc; k++) len += strlen(argv[k]) + 1;
+  char *s = malloc(len);
+  if (!s) return NULL;
+  s[0] = '\0';
+  for (int k = 0; k < argc; k++) {
+    if (k) strcat(s, " ");
+    strcat(s, argv[k]);
+  }
+  return s;
+}
+
+int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, size_t errcap) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->n_ranks = n_ranks;
+  cfg->seed = 1;
+  cfg->trace = 1;
+  cfg->speedup = 1.0;
+  cfg->duration_s = 60.0;
+  cfg->p_internal = 0.7;
+  cfg->order = BYZ_ATTACK;
+  cfg->trials = 1;
+  cfg->traitor_count = -1;
+  cfg->strategy = BYZ_FLIP;
+  cfg->wire = BYZ_WIRE_ROUND;
+  cfg->bench_iterations = 1000;
+  cfg->bench_max_bytes = 65536;
+  parser p = {.cfg = cfg, .err = err, .errcap = errcap, .prog = "consensus"};
+  if (errcap) err[0] = '\0';
+  if (n_ranks < 1) return fail(&p, "the run has no ranks");
+  if (!(cfg->command_line = join_argv(argc, argv))) return fail(&p, "out of memory");
+  if (!(cfg->strategy_of = calloc((size_t)n_ranks, sizeof *cfg->strategy_of))) return fail(&p, "out of memory");
+  if (!(p.strategy_map = malloc((size_t)n_ranks * sizeof(int)))) return fail(&p, "out of memory");
+  for (int r = 0; r < n_ranks; r++) p.strategy_map[r] = -1;
+
+  /* 1. The subcommand (or a bare --help / --version). */
+  int *strategy_ranks = NULL, strategy_count = 0;
+  int rc = 0;
+  const char *sub = argc >= 2 ? argv[1] : "";
+  if (argc < 2) {
+    rc = fail(&p, "no subcommand: use byz, clocks, replay or bench (consensus --help)");
+    goto done;
+  }
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "--version") == 0) {
+    rc = strcmp(sub, "--version") == 0 ? CLI_VERSION : CLI_HELP;
+    goto done;
+  }
+  for (cs_command c = CS_CMD_BYZ; c <= CS_CMD_BENCH; c++)
+    if (strcmp(sub, cli_command_name(c)) == 0) cfg->command = c;
+  if (cfg->command == CS_CMD_NONE) {
+    rc = fail(&p, "unknown subcommand '%s' (byz, clocks, replay or bench)", sub);
+    goto done;
+  }
+  snprintf(p.prog, sizeof p.prog, "consensus %s", sub);
+
+  /* 2. Options and the one positional argument (the replay script). */
+  for (int k = 2; k < argc; k++) {
+    const char *arg = argv[k];
+    if (arg[0] != '-' || arg[1] == '\0') {
+      if (cfg->command != CS_CMD_REPLAY) {
+        rc = fail(&p, "unexpected argument '%s'", arg);
+        goto done;
+      }
+      if (cfg->script_path) {
+        rc = fail(&p, "one script at a time: '%s' and '%s'", cfg->script_path, arg);
+        goto done;
+      }
+      if (!(cfg->script_path = dup_string(arg))) {
+        rc = fail(&p, "out of memory");
+        goto done;
+      }
+      continue;
+    }
+    const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+    size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+    const opt_spec *o = find_option(arg, name_len);
+    const char *value = eq ? eq + 1 : NULL;
+    if (!o && arg[1] != '-' && strlen(arg) > 2) { /* -m3 */
+      o = find_option(arg, 2);
+      if (o && o->takes_value) value = arg + 2;
+      else o = NULL;
+    }
+    if (!o) {
+      rc = fail(&p, "unknown option '%.*s' (see %s --help)", (int)name_len, arg, p.prog);
+      goto done;
+    }
+    if (!(o->commands & CMD_BIT(cfg->command))) {
+      rc = fail(&p, "option %s does not apply to %s (see %s --help)", o->long_name, sub, p.prog);
+      goto done;
+    }
+    if (o->id == OPT_HELP) {
+      rc = CLI_HELP;
+      goto done;
+    }
+    if (o->id == OPT_VERSION) {
+      rc = CLI_VERSION;
+      goto done;
+    }
+    if (o->takes_value && !value) {
+      if (k + 1 >= argc) {
+        rc = fail(&p, "%s needs a value", o->short_name && arg[1] != '-' ? o->short_name : o->long_name);
+        goto done;
+      }
+      value = argv[++k];
+    } else if (!o->takes_value && value) {
+      rc = fail(&p, "%s takes no value", o->long_name);
+      goto done;
+    }
+    p.given[o->id] = 1;
+    if ((rc = apply_option(&p, o, value, &strategy_ranks, &strategy_count))) goto done;
+  }
+  /* 3. Cross-option checks and defaults. */
+  rc = validate(&p, &strategy_ranks, strategy_count);
+  for (int r = 0; r < n_ranks; r++)
+    cfg->strategy_of[r] = p.strategy_map[r] >= 0 ? (byz_strategy)p.strategy_map[r] : cfg->strategy;
+done:
+  free(strategy_ranks);
+  free(p.strategy_map);
+  return rc;
+}
+
+void cli_free(cs_config *cfg) {
+  if (!cfg) return;
+  free(cfg->output);
+  free(cfg->rate_list);
+  free(cfg->script_path);
+  free(cfg->preset);
+  free(cfg->traitors);
+  free(cfg->strategy_of);
+  free(cfg->command_line);
+  memset(cfg, 0, sizeof *cfg);
+}
+
+double cli_rate_of(const cs_config *cfg, int rank) {
+  switch (cfg->rates_kind) {
+    case CS_RATES_UNTHROTTLED: return 0.0;
+    case CS_RATES_LIST: return cfg->rate_list[rank];
+    case CS_RATES_RANGE: {
+      rng_stream r;
+      rng_seed(&r, cfg->seed, RNG_RATES, (uint64_t)rank);
+      return (double)rng_range(&r, cfg->rate_lo, cfg->rate_hi);
+    }
+  }
+  return 0.0;
+}
+
+static const char HELP_OVERVIEW[] =
+    "usage: mpirun -np N consensus SUBCOMMAND [options]\n"
+    "\n"
+    "A laboratory for classic distributed algorithms: every MPI rank is one machine or general\n"
+    "with its own tick rate, arrival queue, Lamport clock and vector clock.\n"
+    "\n"
+    "subcommands:\n"
+    "  byz      Lamport-Shostak-Pease OM(m) Byzantine agreement across the ranks\n"
+    "  clocks   the scale-model logical-clock experiment (tick rates, random sends, queues, drift)\n"
+    "  replay   replay a scripted list of sends (C->B, A->B,C, B:internal) to teach vector clocks\n"
+    "  bench    micro-benchmarks of the runtime against raw MPI\n"
+    "\n"
+    "Every run writes one HDF5 file (-o FILE, default results/<subcommand>-<UTC time>.h5).\n"
+    "consensus SUBCOMMAND --help shows the options of one subcommand; consensus --version the version.\n";
+
+static const char HELP_COMMON[] =
+    "common options:\n"
+    "  -o, --output FILE   HDF5 output file (default results/<subcommand>-<UTC time>.h5)\n"
+    "      --force         overwrite FILE if it exists\n"
+    "      --seed N        seed of every random draw (default 1): same seed, same run\n"
+    "  -q, --quiet         print the summary only\n"
+    "      --show-h5-errors  let HDF5 print its own error stacks\n"
+    "  -h, --help          this help\n"
+    "      --version       the program version\n";
+
+static const char HELP_RUNTIME[] =
+    "runtime options:\n"
+    "      --rates SPEC    tick rates in ticks per model second: LO-HI (seeded integer per rank),\n"
+    "                      R (every rank) or R0,R1,... (one per rank); rates must be > 0\n"
+    "      --speedup S     model seconds per wall second (default 1)\n"
+    "      --no-trace      record no events or messages (the summary and /ranks are still written)\n"
+    "      --flush-every SEC  write the trace to the file every SEC wall seconds (default: at the end;\n"
+    "                      clocks: 1); bounds memory and what a crash can lose\n";
+
+void cli_print_help(FILE *out, cs_command command) {
+  switch (command) {
+    case CS_CMD_NONE: fputs(HELP_OVERVIEW, out); return;
+    case CS_CMD_BYZ:
+      fputs("usage: mpirun -np N consensus byz [options]\n\n"
+            "Runs OM(m) (Lamport, Shostak, Pease 1982) with rank 0 (or --commander) as the commander.\n\n"
+            "byz options:\n"
+            "  -m M                OM(m) depth (default floor((n-1)/3)); 0 <= m <= n-2\n"
+            "      --commander R   the commanding general's rank (default 0)\n"
+            "      --order O       attack or retreat: the commander's order (default attack)\n"
+            "      --trials K      K agreements in one run, each with its own traitor draw (default 1)\n"
+            "      --traitors LIST traitor ranks, e.g. 2,5 (the commander may be one)\n"
+            "  -t K                K traitors placed at random per trial (seeded)\n"
+            "      --strategy S    flip|split|random|silent|garbage for every traitor (default flip),\n"
+            "                      or per traitor: 2:flip,5:silent (these ranks are then the traitors)\n"
+            "      --wire W        round (one MPI message per peer per round, default) or message\n"
+            "                      (one MPI message per oral message, every relay traced)\n"
+            "      --expect-agreement  exit 1 unless IC1 and IC2 hold in every trial\n",
+            out);
+      break;
+    case CS_CMD_CLOCKS:
+      fputs("usage: mpirun -np N consensus clocks [options]\n\n"
+            "The scale model: each rank ticks at its own rate; on a tick it takes one queued message,\n"
+            "or draws k in 1..10: 1 sends to (i+1) mod n, 2 to (i+2) mod n, 3 to all others, else internal.\n\n"
+            "clocks options:\n"
+            "      --duration SEC  model seconds to run (default 60)\n"
+            "      --p-internal P  probability of an internal event on an idle tick (default 0.7)\n"
+            "      --preset NAME   cs262 (3 ranks, rates 1-6, 60 s) or cs262-low-variation\n"
+            "                      (rates 1-3, p-internal 0.5); options given override the preset\n"
+            "                      (default rates: 1-6)\n",
+            out);
+      break;
+    case CS_CMD_REPLAY:
+      fputs("usage: mpirun -np N consensus replay SCRIPT [options]\n\n"
+            "Replays a script of sends, one per line, in order: 'C->B' (C sends to B), 'A->B,C' (one\n"
+            "multicast send event), 'B:internal'. Ranks are named A, B, C, ... or 0, 1, 2, ...; '#'\n"
+            "starts a comment. The run needs exactly as many ranks as the script names. Rank 0 prints\n"
+            "every event with its vector clock, then every rank's final clock.\n",
+            out);
+      break;
+    case CS_CMD_BENCH:
+      fputs("usage: mpirun -np N consensus bench [options]\n\n"
+            "Micro-benchmarks of the runtime, each beside raw MPI measured in the same run.\n\n"
+            "bench options:\n"
+            "      --iterations N  repetitions per measurement (default 1000)\n"
+            "      --max-bytes B   largest ping-pong payload (default 65536)\n",
+            out);
+      fputs("\n", out);
+      fputs(HELP_COMMON, out);
+      return;
+  }
+  fputs("\n", out);
+  fputs(HELP_RUNTIME, out);
+  fputs("\n", out);
+  fputs(HELP_COMMON, out);
+}

@@ -1,0 +1,55 @@
+/* consensus: parse the command line, then hand the run to its subcommand; nothing else. */
+#include <stdio.h>
+
+#include "consensus/cli.h"
+#include "consensus/cs_error.h"
+#include "consensus/node.h"
+#include "consensus/proto_replay.h"
+#include "consensus/run.h"
+
+#ifndef CONSENSUS_VERSION
+#define CONSENSUS_VERSION "unknown"
+#endif
+
+/* The subcommands that exist; the others say so and exit 2. */
+static int dispatch(MPI_Comm world, const cs_config *cfg, int rank) {
+  switch (cfg->command) {
+    case CS_CMD_REPLAY: return replay_main(world, cfg);
+    case CS_CMD_BYZ:
+    case CS_CMD_CLOCKS:
+    case CS_CMD_BENCH:
+    case CS_CMD_NONE: break;
+  }
+  char line[128];
+  snprintf(line, sizeof line, "consensus %s: not built yet in this version", cli_command_name(cfg->command));
+  run_usage_error(rank, line);
+  return CS_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  MPI_Comm world;
+  int rank = 0, size = 1, status;
+  char err[1024];
+  cs_config cfg;
+  /* 1. Start MPI. */
+  if (node_mpi_init(&argc, &argv, &world, &rank, &size)) return CS_EXIT_FAILED;
+  /* 2. Parse and validate: every rank reaches the same verdict, rank 0 alone speaks. */
+  int parsed = cli_parse(argc, argv, size, &cfg, err, sizeof err);
+  if (parsed == CLI_HELP) {
+    if (rank == 0) cli_print_help(stdout, cfg.command);
+    status = CS_EXIT_OK;
+  } else if (parsed == CLI_VERSION) {
+    if (rank == 0) printf("consensus %s\n", CONSENSUS_VERSION);
+    status = CS_EXIT_OK;
+  } else if (parsed != 0) {
+    run_usage_error(rank, err);
+    status = CS_EXIT_USAGE;
+  } else {
+    /* 3. Run the subcommand (it opens, runs, validates, writes and closes). */
+    status = dispatch(world, &cfg, rank);
+  }
+  /* 4. Clean up. */
+  cli_free(&cfg);
+  if (node_mpi_finalize()) return CS_EXIT_FAILED;
+  return status;
+}

@@ -1,0 +1,93 @@
+/* Encodes and strictly decodes runtime messages; decoding trusts no byte it has not checked. */
+#include "consensus/wire.h"
+
+#include <string.h>
+
+void wire_put_u32(uint8_t *p, uint32_t v) {
+  for (int k = 0; k < 4; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+uint32_t wire_get_u32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int k = 0; k < 4; k++) v |= (uint32_t)p[k] << (8 * k);
+  return v;
+}
+
+void wire_put_u64(uint8_t *p, uint64_t v) {
+  for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
+}
+
+uint64_t wire_get_u64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+  return v;
+}
+
+size_t wire_size(uint32_t n_clock, uint32_t payload_len) {
+  return WIRE_HEADER_BYTES + (size_t)n_clock * 8u + payload_len;
+}
+
+size_t wire_encode(uint8_t *buf, size_t cap, const wire_header *h, const vtick_t *vc, const void *payload) {
+  size_t need = wire_size(h->n_clock, h->payload_len);
+  if (!buf || cap < need) return 0;
+  buf[0] = (uint8_t)(WIRE_MAGIC & 0xFF);
+  buf[1] = (uint8_t)(WIRE_MAGIC >> 8);
+  buf[2] = (uint8_t)WIRE_VERSION;
+  buf[3] = h->kind;
+  wire_put_u32(buf + 4, h->sender);
+  wire_put_u32(buf + 8, h->n_clock);
+  wire_put_u32(buf + 12, h->payload_len);
+  wire_put_u64(buf + 16, h->seq);
+  wire_put_u64(buf + 24, (uint64_t)h->lamport);
+  uint8_t *p = buf + WIRE_HEADER_BYTES;
+  for (uint32_t k = 0; k < h->n_clock; k++, p += 8) wire_put_u64(p, (uint64_t)vc[k]);
+  if (h->payload_len) memcpy(p, payload, h->payload_len);
+  return need;
+}
+
+wire_reject wire_decode(const uint8_t *buf, size_t len, int source, int n_ranks, wire_view *out, vtick_t *vc) {
+  /* 1. The fixed header must be all there before any field is read. */
+  if (!buf || len < WIRE_HEADER_BYTES) return WIRE_ETRUNCATED;
+  if ((unsigned)buf[0] != (WIRE_MAGIC & 0xFF) || (unsigned)buf[1] != (WIRE_MAGIC >> 8)) return WIRE_EMAGIC;
+  if (buf[2] != WIRE_VERSION) return WIRE_EVERSION;
+  wire_header h;
+  h.kind = buf[3];
+  if (h.kind < WIRE_DATA || h.kind > WIRE_STOP) return WIRE_EKIND;
+  /* 2. The sender is who MPI says it is, and a rank of this run. */
+  h.sender = wire_get_u32(buf + 4);
+  if (n_ranks <= 0 || source < 0 || source >= n_ranks || h.sender != (uint32_t)source) return WIRE_ESENDER;
+  /* 3. Clock size fits the kind; lengths add up exactly (compared in 64 bits, no overflow). */
+  h.n_clock = wire_get_u32(buf + 8);
+  h.payload_len = wire_get_u32(buf + 12);
+  uint32_t want_clock = h.kind == WIRE_DATA ? (uint32_t)n_ranks : 0u;
+  if (h.n_clock != want_clock) return WIRE_ECLOCK;
+  if (h.payload_len > WIRE_MAX_PAYLOAD) return WIRE_ELENGTH;
+  if (h.kind != WIRE_DATA && h.payload_len != 0) return WIRE_EPAYLOAD;
+  uint64_t need = (uint64_t)WIRE_HEADER_BYTES + (uint64_t)h.n_clock * 8u + h.payload_len;
+  if ((uint64_t)len < need) return WIRE_ETRUNCATED;
+  if ((uint64_t)len != need) return WIRE_ELENGTH;
+  h.seq = wire_get_u64(buf + 16);
+  h.lamport = (lamport_t)wire_get_u64(buf + 24);
+  /* 4. Clock values: a send ticks both clocks, so DATA has lamport >= 1 and vc[sender] >= 1. */
+  const uint8_t *p = buf + WIRE_HEADER_BYTES;
+  if (h.kind == WIRE_DATA) {
+    if (h.lamport < 1 || h.seq > (uint64_t)INT64_MAX) return WIRE_ECLOCK;
+    for (uint32_t k = 0; k < h.n_clock; k++) {
+      vtick_t t = (vtick_t)wire_get_u64(p + 8u * k);
+      if (t < 0) return WIRE_ECLOCK;
+      vc[k] = t;
+    }
+    if (vc[h.sender] < 1) return WIRE_ECLOCK;
+  } else if (h.lamport != 0) {
+    return WIRE_ECLOCK;
+  }
+  out->h = h;
+  out->payload = p + (size_t)h.n_clock * 8u;
+  return WIRE_OK;
+}
+
+const char *wire_reject_name(wire_reject r) {
+  static const char *const names[WIRE_REJECT_COUNT] = {"ok",     "truncated", "magic",  "version", "kind",
+                                                       "sender", "clock",     "length", "payload"};
+  return (unsigned)r < WIRE_REJECT_COUNT ? names[r] : "unknown";
+}
