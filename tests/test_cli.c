@@ -1,0 +1,224 @@
+/* Unit tests of the command line and the replay-script parser: good input parsed, bad input named. */
+#include "check.h"
+#include "consensus/cli.h"
+#include "consensus/cs_error.h"
+#include "consensus/proto_replay.h"
+
+/* Parses a command line given as one string (split at spaces) for a run of n ranks. */
+static int parse(const char *line, int n, cs_config *cfg, char *err, size_t cap) {
+  char copy[512];
+  char *argv[64];
+  int argc = 0;
+  snprintf(copy, sizeof copy, "%s", line);
+  for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+    argv[argc++] = tok;
+  argv[argc] = NULL;
+  return cli_parse(argc, argv, n, cfg, err, cap);
+}
+
+static void expect_ok(const char *line, int n, cs_config *cfg) {
+  char err[512];
+  int rc = parse(line, n, cfg, err, sizeof err);
+  if (rc != 0) fprintf(stderr, "'%s' (n=%d): %s\n", line, n, err);
+  CHECK_INT(rc, 0);
+}
+
+static void expect_usage(const char *line, int n, const char *needle) {
+  cs_config cfg;
+  char err[512];
+  int rc = parse(line, n, &cfg, err, sizeof err);
+  if (rc != CS_EUSAGE) fprintf(stderr, "'%s' (n=%d) was accepted\n", line, n);
+  CHECK_INT(rc, CS_EUSAGE);
+  CHECK(strchr(err, '\n') == NULL); /* one line */
+  CHECK_CONTAINS(err, needle);
+  cli_free(&cfg);
+}
+
+static void test_defaults(void) {
+  cs_config cfg;
+  expect_ok("consensus byz", 7, &cfg);
+  CHECK_INT(cfg.command, CS_CMD_BYZ);
+  CHECK_INT(cfg.m, 2); /* floor((7-1)/3) */
+  CHECK_INT(cfg.commander, 0);
+  CHECK_INT(cfg.order, BYZ_ATTACK);
+  CHECK_INT(cfg.trials, 1);
+  CHECK_INT(cfg.n_traitors, 0);
+  CHECK_INT(cfg.wire, BYZ_WIRE_ROUND);
+  CHECK_INT(cfg.seed, 1);
+  CHECK(cfg.output == NULL);
+  CHECK_INT(cfg.rates_kind, CS_RATES_UNTHROTTLED);
+  cli_free(&cfg);
+  expect_ok("consensus clocks", 3, &cfg);
+  CHECK_INT(cfg.rates_kind, CS_RATES_RANGE);
+  CHECK_INT(cfg.rate_lo, 1);
+  CHECK_INT(cfg.rate_hi, 6);
+  CHECK(cfg.duration_s == 60.0);
+  CHECK(cfg.p_internal == 0.7);
+  cli_free(&cfg);
+}
+
+static void test_options(void) {
+  cs_config cfg;
+  expect_ok("consensus byz -m 1 --traitors 2,5 --strategy 5:silent --order retreat -o x.h5 --force --seed 42", 7, &cfg);
+  CHECK_INT(cfg.m, 1);
+  CHECK_INT(cfg.n_traitors, 2);
+  CHECK_INT(cfg.traitors[0], 2);
+  CHECK_INT(cfg.traitors[1], 5);
+  CHECK_INT(cfg.strategy_of[2], BYZ_FLIP);
+  CHECK_INT(cfg.strategy_of[5], BYZ_SILENT);
+  CHECK_INT(cfg.order, BYZ_RETREAT);
+  CHECK_STR(cfg.output, "x.h5");
+  CHECK_INT(cfg.force, 1);
+  CHECK_INT(cfg.seed, 42);
+  cli_free(&cfg);
+  expect_ok("consensus byz --strategy 1:split,3:garbage -m3", 7, &cfg); /* the map names the traitors */
+  CHECK_INT(cfg.n_traitors, 2);
+  CHECK_INT(cfg.m, 3);
+  CHECK_INT(cfg.strategy_of[1], BYZ_SPLIT);
+  CHECK_INT(cfg.strategy_of[3], BYZ_GARBAGE);
+  cli_free(&cfg);
+  expect_ok("consensus byz -t 2 --strategy random --wire=message --trials 10", 7, &cfg);
+  CHECK_INT(cfg.traitor_count, 2);
+  CHECK_INT(cfg.strategy_of[4], BYZ_RANDOM);
+  CHECK_INT(cfg.wire, BYZ_WIRE_MESSAGE);
+  CHECK_INT(cfg.trials, 10);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 1,3,6 --p-internal 0.5 --duration 2 --speedup 10", 3, &cfg);
+  CHECK_INT(cfg.rates_kind, CS_RATES_LIST);
+  CHECK(cli_rate_of(&cfg, 2) == 6.0);
+  CHECK(cfg.speedup == 10.0);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 4", 5, &cfg); /* one value for every rank */
+  CHECK(cli_rate_of(&cfg, 4) == 4.0);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --preset cs262-low-variation --duration 5", 3, &cfg);
+  CHECK_INT(cfg.rate_hi, 3);
+  CHECK(cfg.p_internal == 0.5);
+  CHECK(cfg.duration_s == 5.0); /* an option overrides the preset */
+  cli_free(&cfg);
+  expect_ok("consensus replay tests/data/three_process.txt", 3, &cfg);
+  CHECK_STR(cfg.script_path, "tests/data/three_process.txt");
+  cli_free(&cfg);
+  CHECK_INT(parse("consensus --help", 1, &cfg, NULL, 0), CLI_HELP);
+  cli_free(&cfg);
+  CHECK_INT(parse("consensus byz --help", 1, &cfg, NULL, 0), CLI_HELP);
+  CHECK_INT(cfg.command, CS_CMD_BYZ);
+  cli_free(&cfg);
+  CHECK_INT(parse("consensus --version", 1, &cfg, NULL, 0), CLI_VERSION);
+  cli_free(&cfg);
+}
+
+/* Seeded rates are a pure function of (seed, rank), inside the range. */
+static void test_seeded_rates(void) {
+  cs_config a, b, c;
+  expect_ok("consensus clocks --rates 1-6 --seed 7", 8, &a);
+  expect_ok("consensus clocks --rates 1-6 --seed 7", 8, &b);
+  expect_ok("consensus clocks --rates 1-6 --seed 8", 8, &c);
+  int differ = 0;
+  for (int r = 0; r < 8; r++) {
+    double ra = cli_rate_of(&a, r);
+    CHECK(ra == cli_rate_of(&b, r));
+    CHECK(ra >= 1 && ra <= 6 && ra == (int)ra);
+    differ |= ra != cli_rate_of(&c, r);
+  }
+  CHECK(differ);
+  cli_free(&a);
+  cli_free(&b);
+  cli_free(&c);
+}
+
+static void test_usage_errors(void) {
+  expect_usage("consensus", 3, "no subcommand");
+  expect_usage("consensus fly", 3, "unknown subcommand 'fly'");
+  expect_usage("consensus byz --bogus", 3, "unknown option '--bogus'");
+  expect_usage("consensus byz --duration 5", 3, "does not apply to byz");
+  expect_usage("consensus byz -o", 3, "-o needs a value");
+  expect_usage("consensus byz --force=1", 3, "takes no value");
+  expect_usage("consensus byz --seed -1", 3, "--seed");
+  expect_usage("consensus byz --seed 12x", 3, "not a whole number");
+  expect_usage("consensus byz -m 6", 7, "m <= n-2 = 5");
+  expect_usage("consensus byz -m x", 7, "not a whole number");
+  expect_usage("consensus byz --traitors 7", 7, "rank 7 does not exist");
+  expect_usage("consensus byz --traitors 2,2", 7, "named twice");
+  expect_usage("consensus byz --traitors 2,,3", 7, "not a list of ranks");
+  expect_usage("consensus byz --traitors 1 -t 1", 7, "contradict");
+  expect_usage("consensus byz -t 8", 7, "cannot be placed");
+  expect_usage("consensus byz --strategy sneaky", 7, "unknown strategy 'sneaky'");
+  expect_usage("consensus byz --strategy 9:flip", 7, "rank 9 does not exist");
+  expect_usage("consensus byz --traitors 1 --strategy 2:flip", 7, "not among --traitors");
+  expect_usage("consensus byz --order charge", 7, "not attack or retreat");
+  expect_usage("consensus byz --wire pigeon", 7, "not round or message");
+  expect_usage("consensus byz --commander 7", 7, "rank 7 does not exist");
+  expect_usage("consensus byz --trials 0", 7, "out of range");
+  expect_usage("consensus byz", 1, "at least one lieutenant");
+  expect_usage("consensus clocks --rates 0-6", 3, "must be > 0");
+  expect_usage("consensus clocks --rates 6-1", 3, "empty");
+  expect_usage("consensus clocks --rates 1,2", 3, "2 entries but the run has 3 ranks");
+  expect_usage("consensus clocks --rates 1,-2,3", 3, "must be > 0");
+  expect_usage("consensus clocks --rates fast", 3, "not a number");
+  expect_usage("consensus clocks --p-internal 1.5", 3, "not a probability");
+  expect_usage("consensus clocks --duration 0", 3, "must be > 0");
+  expect_usage("consensus clocks --speedup -2", 3, "must be > 0");
+  expect_usage("consensus clocks --speedup nan", 3, "not a number");
+  expect_usage("consensus clocks --preset cs999", 3, "unknown preset");
+  expect_usage("consensus clocks --preset cs262", 4, "mpirun -np 3");
+  expect_usage("consensus replay", 3, "a script is needed");
+  expect_usage("consensus replay a.txt b.txt", 3, "one script at a time");
+  expect_usage("consensus byz extra", 3, "unexpected argument 'extra'");
+  expect_usage("consensus byz --output=", 3, "the output file name is empty");
+}
+
+static void expect_script(const char *text, int n, const char *needle) {
+  replay_script s;
+  char err[256];
+  int rc = replay_parse(text, n, &s, err, sizeof err);
+  if (!needle) {
+    if (rc) fprintf(stderr, "script rejected: %s\n", err);
+    CHECK_INT(rc, 0);
+    replay_free(&s);
+    return;
+  }
+  if (rc == 0) fprintf(stderr, "script accepted: %s\n", text);
+  CHECK_INT(rc, CS_ESCRIPT);
+  CHECK_CONTAINS(err, needle);
+}
+
+static void test_replay_parser(void) {
+  replay_script s;
+  char err[256];
+  CHECK_INT(replay_parse("# comment\n\nC->B\n  A -> B , C # multicast\nB:internal\nb: internal\n", 3, &s, err,
+                         sizeof err),
+            0);
+  CHECK_INT(s.n_steps, 4);
+  CHECK_INT(s.steps[0].line, 3);
+  CHECK_INT(s.steps[0].src, 2);
+  CHECK_INT(s.steps[0].dsts[0], 1);
+  CHECK_INT(s.steps[1].n_dsts, 2);
+  CHECK_INT(s.steps[2].kind, REPLAY_INTERNAL);
+  CHECK_INT(s.uses_letters, 1);
+  replay_free(&s);
+  expect_script("0->1\n1->2\n2:internal\n", 3, NULL);
+  expect_script("A->B\nA->D\n", 3, "line 2: unknown rank D: the run has 3 ranks (up to C)");
+  expect_script("A->B\nB->B\n", 3, "line 2: B sends to itself");
+  expect_script("A->B,C,B\n", 3, "line 1: B is named twice");
+  expect_script("A->\n", 3, "line 1: expected a destination");
+  expect_script("A=>B\n", 3, "line 1: expected '->' or ':internal'");
+  expect_script("A:sleep\n", 3, "line 1: expected 'internal'");
+  expect_script("A->B C\n", 3, "line 1: unexpected text");
+  expect_script("AB->C\n", 3, "line 1: expected a rank");
+  expect_script("A->1\n", 3, "mixes letters and numbers");
+  expect_script("A->B\n0->2\n", 3, "line 2: names ranks differently");
+  expect_script("# nothing\n\n", 3, "no steps");
+  expect_script("A->B\n", 3, "names 2 ranks (up to B) but the run has 3");
+  expect_script("99999999->1\n", 3, "line 1: expected a rank");
+}
+
+int main(void) {
+  test_defaults();
+  test_options();
+  test_seeded_rates();
+  test_usage_errors();
+  test_replay_parser();
+  printf("test_cli: all checks passed\n");
+  return 0;
+}
