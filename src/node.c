@@ -46,6 +46,7 @@ struct node {
   queued **q;
   size_t q_head, q_len, q_cap;
   uint64_t arrivals; /* data and control arrivals so far: a change means something happened */
+  uint64_t actions;  /* events made and messages posted: a change means the protocol did something */
   /* pending non-blocking sends */
   MPI_Request *reqs;
   send_buf **req_buf;
@@ -299,6 +300,7 @@ static int post_send(node *nd, int dst, send_buf *buf, size_t len, int tag) {
     nd->cap_pending = cap;
   }
   CS_MPI(MPI_Isend(buf->data, (int)len, MPI_BYTE, dst, tag, nd->comm, &nd->reqs[nd->n_pending]));
+  nd->actions++;
   nd->req_buf[nd->n_pending++] = buf;
   buf->refs++;
   if (nd->n_pending >= 1024) CS_TRY(progress_sends(nd));
@@ -379,7 +381,10 @@ int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag) {
     free(b->data);
     free(b);
   }
-  if (!rc) nd->stats.raw_sent++;
+  if (!rc) {
+    nd->stats.raw_sent++;
+    nd->stats.raw_bytes_sent += (int64_t)len;
+  }
   return rc;
 }
 
@@ -693,7 +698,8 @@ static int shutdown_exchange(node *nd) {
  *   3. throttled: stop when the deadline k*P reaches the end; write the trace blocks due
  *      before the deadline; wait for the deadline (absolute, so error never accumulates);
  *   4. the tick: the oldest acceptable queued message becomes a RECV event, else the protocol's
- *      idle step; an unthrottled rank whose idle step did nothing waits for the next arrival.
+ *      idle step; an unthrottled rank whose idle step did nothing (no event, no message posted)
+ *      waits for the next arrival.
  * Tie-break: when several ticks are overdue they run back to back, in order, each with its
  * own lateness; a message that arrives at the deadline is seen by that tick. */
 int node_run(node *nd, const node_protocol *proto) {
@@ -729,9 +735,9 @@ int node_run(node *nd, const node_protocol *proto) {
     if (at >= 0) {
       CS_TRY(take(nd, (size_t)at, proto));
     } else {
-      int64_t before = nd->next_seq;
+      uint64_t before = nd->actions + (uint64_t)nd->next_seq;
       if (proto->on_idle) CS_TRY(proto->on_idle(proto->state, nd));
-      if (nd->next_seq == before && period == 0 && find_acceptable(nd, proto) < 0 &&
+      if (nd->actions + (uint64_t)nd->next_seq == before && period == 0 && find_acceptable(nd, proto) < 0 &&
           !(proto->is_finished && proto->is_finished(proto->state, nd)))
         CS_TRY(wait_for_arrival(nd));
     }

@@ -46,7 +46,9 @@ typedef struct node_protocol {
   /* A message was taken off the queue; the runtime already merged its clocks and traced the
    * RECV event. Returns 0 or a CS_E* code (which ends the run). */
   int (*on_receive)(void *state, node *nd, const node_message *msg);
-  /* Nothing acceptable is queued: make at most one event (or none, to wait). Returns 0 or CS_E*. */
+  /* Nothing acceptable is queued: make at most one event. An idle step that neither makes an
+   * event nor posts a message means "nothing to do until something arrives": an unthrottled
+   * rank then waits for the next arrival. Returns 0 or CS_E*. */
   int (*on_idle)(void *state, node *nd);
   /* 1 when this rank has nothing more to do. NULL: never (the run ends by duration). */
   int (*is_finished)(void *state, const node *nd);
@@ -67,8 +69,9 @@ typedef struct node_stats {
   int64_t ticks;            /* ticks taken (including ticks that made no event) */
   int64_t data_sent;        /* MPI messages carrying protocol data */
   int64_t data_bytes_sent;
-  int64_t control_sent;     /* round markers and shutdown messages */
+  int64_t control_sent;     /* round markers and shutdown messages (WIRE_HEADER_BYTES each) */
   int64_t raw_sent;         /* forged messages (hostile modes) */
+  int64_t raw_bytes_sent;
   int64_t received;         /* data messages accepted into the queue */
   int64_t rejected[NODE_REJECT_COUNT];
   int64_t rejected_total;

@@ -9,7 +9,8 @@
 #include "consensus/node.h"
 
 /* Exit statuses of the program. */
-enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2 };
+/* CS_EXIT_DISAGREED: `byz --expect-agreement` and IC1 or IC2 failed in some trial. */
+enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2, CS_EXIT_DISAGREED = 3 };
 
 typedef struct cs_run {
   const cs_config *cfg;
