@@ -603,7 +603,7 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
     int64_t size = byz_level_size(n, k);
     tree = size > INT64_MAX - tree ? INT64_MAX : tree + size;
   }
-  if (tree > BYZ_MAX_TREE_BYTES || byz_level_size(n - 1, m - 1 < 0 ? 0 : m - 1) > (int64_t)WIRE_MAX_PAYLOAD - 64) {
+  if (tree > BYZ_MAX_TREE_BYTES) {
     snprintf(err, cap, "consensus byz: OM(%d) among %d generals needs an EIG tree of %" PRId64
              " values per general, more than this build allows (use a smaller -m)", m, n, tree);
     return CS_EUSAGE;
@@ -611,6 +611,12 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
   if (cfg->wire == BYZ_WIRE_MESSAGE && byz_closed_form(n, m) > BYZ_MAX_MESSAGE_MODE) {
     snprintf(err, cap, "consensus byz: OM(%d) among %d generals is %" PRId64
              " oral messages per trial: too many for --wire message (use --wire round)", m, n, byz_closed_form(n, m));
+    return CS_EUSAGE;
+  }
+  int64_t batch = m > 0 ? byz_level_size(n - 1, m - 1) : 1;
+  if (cfg->wire == BYZ_WIRE_ROUND && batch > (int64_t)WIRE_MAX_PAYLOAD - 64) {
+    snprintf(err, cap, "consensus byz: OM(%d) among %d generals sends batches of %" PRId64
+             " values, over the %u-byte message limit (use a smaller -m)", m, n, batch, WIRE_MAX_PAYLOAD);
     return CS_EUSAGE;
   }
   if (cfg->trials > INT32_MAX / 8 || cfg->trials * (int64_t)n > INT64_C(200000000)) {
