@@ -760,6 +760,35 @@ int node_gather_f64(node *nd, const double *mine, int k, double *all) {
   return 0;
 }
 
+int node_gatherv_i64(node *nd, const int64_t *mine, int64_t count, int64_t **all, int64_t *total) {
+  int64_t *counts = NULL;
+  int *recv = NULL, *disp = NULL, rc = 0;
+  *all = NULL;
+  *total = 0;
+  if (count > INT32_MAX) return CS_EOVERFLOW;
+  if (nd->rank == 0 && !(counts = malloc((size_t)nd->size * sizeof *counts))) return CS_ENOMEM;
+  if ((rc = node_gather_i64(nd, &count, 1, counts))) goto done;
+  if (nd->rank == 0) {
+    recv = malloc((size_t)nd->size * sizeof *recv);
+    disp = malloc((size_t)nd->size * sizeof *disp);
+    if (!recv || !disp) cs_fatal("gathering values", CS_ENOMEM);
+    for (int r = 0; r < nd->size; r++) {
+      if (*total + counts[r] > INT32_MAX) cs_fatal("gathering values", CS_EOVERFLOW);
+      recv[r] = (int)counts[r];
+      disp[r] = (int)*total;
+      *total += counts[r];
+    }
+    if (!(*all = malloc((size_t)(*total ? *total : 1) * sizeof **all))) cs_fatal("gathering values", CS_ENOMEM);
+  }
+  int mrc = MPI_Gatherv(mine, (int)count, MPI_INT64_T, *all, recv, disp, MPI_INT64_T, 0, nd->comm);
+  if (mrc != MPI_SUCCESS) rc = cs_mpi_fail(mrc, "MPI_Gatherv(values)", __FILE__, __LINE__);
+done:
+  free(counts);
+  free(recv);
+  free(disp);
+  return rc;
+}
+
 int node_allreduce_i64(node *nd, const int64_t *mine, int k, int64_t *out, int use_max) {
   CS_MPI(MPI_Allreduce(mine, out, k, MPI_INT64_T, use_max ? MPI_MAX : MPI_SUM, nd->comm));
   return 0;

@@ -104,7 +104,13 @@ typedef struct byz {
   double trial_start_s;
   node_stats at_start;
   int traitor_ever;
+  /* message mode, traced: one row per oral message sent (see ORAL_* below) */
+  int64_t *oral_log;
+  int64_t oral_rows, oral_cap;
 } byz;
+
+/* Columns of an oral-message row: then the path, m+1 ranks padded with −1. */
+enum { ORAL_TRIAL, ORAL_ROUND, ORAL_SRC, ORAL_DST, ORAL_VALUE, ORAL_SEND_SEQ, ORAL_PATH };
 
 static int pos_in_s(const byz *b, int owner, int x) {
   int p = b->pos_in_l[x], o = b->pos_in_l[owner];
@@ -325,6 +331,28 @@ static int plan_round(byz *b) {
   return 0;
 }
 
+/* Message mode, traced: remembers the oral message about to be sent as event `seq`. */
+static int log_oral(byz *b, int64_t seq, int to, int value, const int *path, int len) {
+  if (!b->cfg->trace || b->cfg->wire != BYZ_WIRE_MESSAGE) return 0;
+  int width = ORAL_PATH + b->m + 1;
+  if (b->oral_rows == b->oral_cap) {
+    int64_t cap = b->oral_cap ? 2 * b->oral_cap : 1024;
+    int64_t *p = realloc(b->oral_log, (size_t)(cap * width) * sizeof *p);
+    if (!p) return CS_ENOMEM;
+    b->oral_log = p;
+    b->oral_cap = cap;
+  }
+  int64_t *row = b->oral_log + b->oral_rows++ * width;
+  row[ORAL_TRIAL] = b->trial;
+  row[ORAL_ROUND] = b->round;
+  row[ORAL_SRC] = b->rank;
+  row[ORAL_DST] = to;
+  row[ORAL_VALUE] = value;
+  row[ORAL_SEND_SEQ] = seq;
+  for (int t = 0; t <= b->m; t++) row[ORAL_PATH + t] = t < len ? path[t] : -1;
+  return 0;
+}
+
 /* Sends the next planned message: one send event. */
 static int send_next(byz *b, node *nd) {
   int64_t at = b->plan_next++;
@@ -339,6 +367,7 @@ static int send_next(byz *b, node *nd) {
       b->scratch[8] = (uint8_t)(me & 0xFF);
       b->scratch[9] = (uint8_t)(me >> 8);
       b->oral_sent[b->trial]++;
+      CS_TRY(log_oral(b, node_events(nd), to, v, &me, 1));
       return node_send(nd, to, b->scratch, BYZ_HEADER + 2);
     }
     CS_TRY(reserve_scratch(b, BYZ_HEADER + 5));
@@ -369,6 +398,7 @@ static int send_next(byz *b, node *nd) {
       q[2 * t + 1] = (uint8_t)(path[t] >> 8);
     }
     b->oral_sent[b->trial]++;
+    CS_TRY(log_oral(b, node_events(nd), to, v, path, r + 1));
     return node_send(nd, to, b->scratch, len);
   }
   /* round mode: every path of r−1 lieutenants without me and `to`, in canonical order */
@@ -543,6 +573,7 @@ static void byz_free(byz *b) {
   free(b->bytes_sent);
   free(b->rejected);
   free(b->seconds);
+  free(b->oral_log);
 }
 
 static int byz_init(byz *b, const cs_config *cfg, int rank) {
@@ -782,6 +813,46 @@ static void print_results(const byz *b, const byz_results *res, double total_s) 
   printf("  %.3f s in all, %.3g oral messages per second\n", total_s, total_s > 0 ? (double)oral / total_s : 0.0);
 }
 
+/* Message mode, traced: /byz_oral, one row per oral message with its path, gathered from every
+ * general (rows in rank order, each rank's in send order). Collective. */
+static int write_oral_log(h5out *out, byz *b, node *nd) {
+  int width = ORAL_PATH + b->m + 1;
+  int64_t *all = NULL, total = 0, rows = 0;
+  CS_TRY(node_allreduce_i64(nd, &b->oral_rows, 1, &rows, 0));
+  CS_TRY(node_gatherv_i64(nd, b->oral_log, b->oral_rows * width, &all, &total));
+  int64_t *i64 = malloc((size_t)(rows ? rows : 1) * sizeof *i64);
+  int32_t *i32 = malloc((size_t)(rows ? rows : 1) * (size_t)(b->m + 1) * sizeof *i32);
+  int8_t *i8 = malloc((size_t)(rows ? rows : 1));
+  int rc = 0;
+  if (!i64 || !i32 || !i8) cs_fatal("writing /byz_oral", CS_ENOMEM);
+  const char *g = "/byz_oral";
+  static const struct {
+    const char *name;
+    h5out_type type;
+    int col;
+  } columns[] = {{"trial", H5OUT_I64, ORAL_TRIAL}, {"send_seq", H5OUT_I64, ORAL_SEND_SEQ}, {"round", H5OUT_I32, ORAL_ROUND},
+                 {"src", H5OUT_I32, ORAL_SRC},     {"dst", H5OUT_I32, ORAL_DST},            {"value", H5OUT_I8, ORAL_VALUE}};
+  for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++) {
+    void *buf = columns[c].type == H5OUT_I64 ? (void *)i64 : columns[c].type == H5OUT_I32 ? (void *)i32 : (void *)i8;
+    for (int64_t k = 0; all && k < rows; k++) {
+      int64_t v = all[k * width + columns[c].col];
+      if (columns[c].type == H5OUT_I64) i64[k] = v;
+      else if (columns[c].type == H5OUT_I32) i32[k] = (int32_t)v;
+      else i8[k] = (int8_t)v;
+    }
+    if ((rc = h5out_table(out, g, columns[c].name, columns[c].type, rows, 1, buf, NULL))) goto done;
+  }
+  for (int64_t k = 0; all && k < rows; k++)
+    for (int t = 0; t <= b->m; t++) i32[k * (b->m + 1) + t] = (int32_t)all[k * width + ORAL_PATH + t];
+  rc = h5out_table(out, g, "path", H5OUT_I32, rows, b->m + 1, i32, NULL);
+done:
+  free(all);
+  free(i64);
+  free(i32);
+  free(i8);
+  return rc;
+}
+
 static int write_results(h5out *out, const byz *b, const byz_results *res) {
   const cs_config *cfg = b->cfg;
   int64_t T = b->trials, n = b->n;
@@ -842,6 +913,8 @@ int byz_main(MPI_Comm comm, const cs_config *cfg) {
     fflush(stdout);
   }
   if ((rc = write_results(run.out, &b, &res))) cs_fatal("writing /byz", rc);
+  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE && (rc = write_oral_log(run.out, &b, run.nd)))
+    cs_fatal("writing /byz_oral", rc);
   int64_t violated = 0, violated_all = 0;
   for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);
   results_free(&res);

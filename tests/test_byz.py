@@ -21,6 +21,7 @@ def byz_run(np_, args, expect_rc=0):
         run["byz"] = {k: g[k][...] for k in g}
         run["byz_attrs"] = dict(g.attrs)
     run["stdout"] = out
+    run["path"] = path
     return run
 
 
@@ -132,6 +133,17 @@ def test_message_mode_clocks_are_consistent():
     ev, msg = run["events"], run["messages"]
     assert np.all(msg["recv_event"] >= 0)
     assert int(np.sum(ev["kind"] == 1)) == len(msg["src"])  # one send event per oral message
+    # /byz_oral: each oral message with its path, pointing at its send event by (src, send_seq)
+    with h5py.File(run["path"], "r") as f:
+        oral = {k: f["byz_oral"][k][...] for k in f["byz_oral"]}
+    assert len(oral["src"]) == 2 * ref.closed_form(6, 2)
+    row_of = {(int(r), int(q)): k for k, (r, q) in enumerate(zip(ev["rank"], ev["seq"]))}
+    for k in range(len(oral["src"])):
+        row = row_of[(int(oral["src"][k]), int(oral["send_seq"][k]))]
+        assert ev["kind"][row] == 1 and ev["peer"][row] == oral["dst"][k]
+        path = [p for p in oral["path"][k].tolist() if p >= 0]
+        assert len(path) == oral["round"][k] + 1 and path[0] == 0 and path[-1] == oral["src"][k]
+        assert oral["dst"][k] not in path
     # round mode: one batch per peer per round, traced too
     run = byz_run(6, ["-m", 2, "--wire", "round"])
     assert len(run["messages"]["src"]) == 5 + 5 * 4 + 5 * 4  # round 0, then each lieutenant to 4 others, twice

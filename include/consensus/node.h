@@ -145,6 +145,10 @@ int node_round_complete(const node *nd, int64_t r);
 int node_gather_i64(node *nd, const int64_t *mine, int k, int64_t *all);
 int node_gather_f64(node *nd, const double *mine, int k, double *all);
 
+/* Gathers a different number of int64 values from every rank onto rank 0, concatenated in rank
+ * order: on rank 0 *all is allocated (free it) and *total set. Collective. */
+int node_gatherv_i64(node *nd, const int64_t *mine, int64_t count, int64_t **all, int64_t *total);
+
 /* Sums / maxes k int64 values over all ranks, result on every rank. Collective. */
 int node_allreduce_i64(node *nd, const int64_t *mine, int k, int64_t *out, int use_max);
 
