@@ -46,8 +46,12 @@ def _text(v):
     """An HDF5 attribute as a Python value: bytes → str, numpy scalars → int/float."""
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
-    if isinstance(v, np.ndarray) and v.shape == ():
+    if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind != "S":
+        v = v.reshape(())[()]  # a scalar written as a one-element array
+    elif isinstance(v, np.ndarray) and v.shape == ():
         v = v[()]
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
     if isinstance(v, np.ndarray) and v.dtype.kind == "S":
         return [x.decode("utf-8", "replace") for x in v.tolist()]
     if isinstance(v, np.integer):
