@@ -4,7 +4,8 @@
 Writes into OUTDIR:
   trials.csv     one row per trial of every file: run, trial, n, m, commander, traitors
                  (ranks, space-separated), strategy, order, decisions (one letter per rank in
-                 rank order: A attack, R retreat, * the commander), IC1, IC2, agree (IC1 and
+                 rank order: A attack, R retreat, * the commander, - none
+                 recorded), IC1, IC2, agree (IC1 and
                  IC2), oral_messages, mpi_messages, bytes;
   agreement.csv  per (n, traitors): trials, agreed, rate;
   agreement.png  heat map of the agreement rate over n (columns) and traitors (rows), each
@@ -25,7 +26,7 @@ import pandas as pd  # noqa: E402
 
 import consensus_h5 as ch  # noqa: E402
 
-LETTER = {0: "R", 1: "A", -1: "*"}
+LETTER = {0: "R", 1: "A", -1: "-"}  # -1 on a lieutenant: no decision recorded
 
 
 def trials_table(run):
@@ -41,7 +42,8 @@ def trials_table(run):
             "n_traitors": len(traitors),
             "strategy": byz.strategy_text(t),
             "order": ch.ORDER_NAMES.get(int(tr["order"]), str(int(tr["order"]))),
-            "decisions": " ".join(LETTER.get(int(d), "?") for d in byz.decision[t]),
+            "decisions": " ".join("*" if r == int(tr["commander"]) else LETTER.get(int(d), "?")
+                                  for r, d in enumerate(byz.decision[t])),
             "IC1": bool(tr["ic1"]), "IC2": bool(tr["ic2"]), "agree": bool(tr["ic1"]) and bool(tr["ic2"]),
             "oral_messages": int(tr["oral_messages"]) if "oral_messages" in tr else np.nan,
             "mpi_messages": int(tr["mpi_messages"]) if "mpi_messages" in tr else np.nan,

@@ -214,6 +214,8 @@ def open_run(path, need=()):
                 lens = {len(v) for v in cols.values()}
                 if cols and len(lens) == 1:
                     run.groups[name] = pd.DataFrame(cols)
+    if run.events is not None and len(run.events) == 0 and "events" in need:
+        print(f"note: {path} has no events (run with --no-trace?): the output will be empty", file=sys.stderr)
     if not run.complete:
         print(f"warning: {path}: complete=0 (the run was stopped or crashed); reading what it holds",
               file=sys.stderr)
