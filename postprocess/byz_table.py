@@ -4,9 +4,8 @@
 Writes into OUTDIR:
   trials.csv     one row per trial of every file: run, trial, n, m, commander, traitors
                  (ranks, space-separated), strategy, order, decisions (one letter per rank in
-                 rank order: A attack, R retreat, * the commander, - none
-                 recorded), IC1, IC2, agree (IC1 and
-                 IC2), oral_messages, mpi_messages, bytes;
+                 rank order: A attack, R retreat, * the commander, - none recorded),
+                 IC1, IC2, agree (IC1 and IC2), oral_messages, mpi_messages, bytes;
   agreement.csv  per (n, traitors): trials, agreed, rate;
   agreement.png  heat map of the agreement rate over n (columns) and traitors (rows), each
                  cell labelled with agreed/trials (a sweep of files fills the grid).
