@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Plots the scale-model runs (consensus clocks): logical-clock drift and queue lengths per rank.
 
-For every run: OUT/RUN.png with two panels (Lamport clock over model time per rank, queue
+For every run: OUT/RUN.png (--format pdf, svg) with two panels (Lamport clock over model time per rank, queue
 length over model time per rank), each rank labelled with its tick rate, and OUT/RUN.csv
 with one row per rank:
     rank, tick_rate, events, final_lamport,
@@ -22,6 +22,7 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "none"  # SVG keeps its text as text (searchable, editable)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
@@ -97,6 +98,7 @@ def main():
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     ap.add_argument("runs", nargs="+", metavar="RUN.h5", help="clocks run files")
     ap.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="directory for the figures and tables")
+    ap.add_argument("--format", choices=["png", "pdf", "svg"], default="png", help="figure format (default png)")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("ranks", "events")) for p in args.runs]
     os.makedirs(args.output, exist_ok=True)
@@ -110,7 +112,7 @@ def main():
         print(f"wrote {csv}")
         traced = len(run.events) > 0
         if traced:
-            png = os.path.join(args.output, run.name + ".png")
+            png = os.path.join(args.output, run.name + "." + args.format)
             plot(run, table, png)
             print(f"wrote {png}")
         else:

@@ -15,6 +15,7 @@ import argparse
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "none"  # SVG keeps its text as text (searchable, editable)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -22,6 +23,8 @@ import consensus_h5 as ch  # noqa: E402
 
 
 def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
+    """Draws the diagram into out; returns what it drew: {"events", "arrows", "undelivered"}."""
+    drawn = {"events": 0, "arrows": 0, "undelivered": 0}
     ev = run.events
     names = run.rank_names()
     n = run.n_ranks
@@ -57,16 +60,19 @@ def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
                 colour = "tab:red" if traitor[rank[s]] else "tab:blue"
                 ax.annotate("", xy=(x[r_ev], y[r_ev]), xytext=(x[s], y[s]),
                             arrowprops=dict(arrowstyle="->", color=colour, lw=0.8, alpha=0.8), zorder=2)
+                drawn["arrows"] += 1
             elif shown[s]:
                 ax.plot([x[s], x[s] + 0.03 * span], [y[s], n - 1 - d + 0.5 * np.sign(y[s] - (n - 1 - d))],
                         color="tab:red", ls="--", lw=0.8)
                 ax.plot(x[s] + 0.03 * span, n - 1 - d + 0.5 * np.sign(y[s] - (n - 1 - d)), "x", color="tab:red")
+                drawn["undelivered"] += 1
     style = {ch.SEND: dict(marker="o", s=30, facecolors="black", edgecolors="black"),
              ch.RECV: dict(marker="o", s=30, facecolors="white", edgecolors="black"),
              ch.INTERNAL: dict(marker="s", s=14, facecolors="gray", edgecolors="gray")}
     for k, st in style.items():
         sel = shown & (kind == k)
         ax.scatter(x[sel], y[sel], zorder=3, label=ch.KIND_NAMES[k], **st)
+        drawn["events"] += int(np.sum(sel))
     if vc_labels:
         for i in np.flatnonzero(shown):
             ax.annotate("[" + ",".join(str(v) for v in run.vc[i]) + "]", (x[i], y[i]),
@@ -108,6 +114,7 @@ def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+    return drawn
 
 
 def main():
@@ -132,8 +139,9 @@ def main():
     runs = [ch.open_run(p, need=("events", "messages")) for p in args.runs]
     for run in runs:
         path = ch.output_for(args.output, run, (".png", ".pdf", ".svg"), len(runs))
-        draw(run, path, x_axis=args.x, vc_labels=args.vc, trial=args.trial, window=window)
-        print(f"wrote {path}")
+        drawn = draw(run, path, x_axis=args.x, vc_labels=args.vc, trial=args.trial, window=window)
+        print(f"wrote {path} ({drawn['events']} events, {drawn['arrows']} messages, "
+              f"{drawn['undelivered']} undelivered)")
     return 0
 
 

@@ -30,8 +30,17 @@ def test_synthetic_byz():
     pp.check_png(os.path.join(out, "agreement.png"), min_bytes=5000)
     # the space-time diagram of the message-mode trace: traitors, order and decisions drawn
     st = os.path.join(d, "byz.png")
-    pp.script("spacetime.py", [three, "-o", st, "--vc"])
+    stdout, _ = pp.script("spacetime.py", [three, "-o", st, "--vc"])
+    assert stdout.endswith("(7 events, 4 messages, 0 undelivered)\n")
     pp.check_png(st)
+    svg = os.path.join(d, "byz.svg")
+    pp.script("spacetime.py", [three, "-o", svg])
+    with open(svg) as f:
+        text = f.read()
+    for label in ["P0 commander", "P2 traitor", "order: attack", "decides retreat", "decides attack",
+                  "IC1=yes, IC2=NO", "wire=message"]:
+        assert label in text, label
+    assert "P1 traitor" not in text
     _, err = pp.script("spacetime.py", [three, "-o", st, "--trial", "4"], expect_rc=2)
     assert err.strip() == "spacetime.py: --trial 4: the run has trials 0..0"
     # per-trial strategy given as a string matrix code of another kind is still read
@@ -70,6 +79,12 @@ def test_real_byz_runs():
     st = os.path.join(d, "st.png")
     pp.script("spacetime.py", [runs["n4-t3-flip"], "-o", st])
     pp.check_png(st)
+    svg = os.path.join(d, "st.svg")
+    pp.script("spacetime.py", [runs["n4-t3-flip"], "-o", svg])
+    with open(svg) as f:
+        text = f.read()
+    assert "P3 traitor" in text and "P0 commander" in text and "order: attack" in text
+    assert text.count("decides attack") >= 2  # lieutenants 1 and 2
     pp.script("hbgraph.py", [runs["n4-t3-flip"], "-o", os.path.join(d, "hb.dot")])
     pp.script("shiviz.py", [runs["n4-t3-flip"], "-o", os.path.join(d, "hb.log")])
 

@@ -24,6 +24,13 @@ def test_synthetic_clocks():
                                   "lag", "max_queue"]
     assert t.values.tolist() == [[0, 1.0, 4, 6, 3, 1, 2, 0, 3], [1, 2.0, 4, 4, 1, 0, 0, 2, 1]]
     pp.check_png(os.path.join(out, "clocks-a.png"))
+    # the curves are labelled with the tick rates (SVG keeps the text)
+    svgdir = os.path.join(d, "svg")
+    pp.script("clocks_plot.py", [run, "-o", svgdir, "--format", "svg"])
+    with open(os.path.join(svgdir, "clocks-a.svg")) as f:
+        text = f.read()
+    assert text.count("P0 (1 ticks/s)") == 2 and text.count("P1 (2 ticks/s)") == 2  # one legend per panel
+    assert "Lamport clock" in text and "queue length (messages)" in text
     # untraced: the table comes from /ranks and /clocks, and there is no figure
     q = pd.read_csv(os.path.join(out, "clocks-notrace.csv"))
     assert q.values.tolist() == t.values.tolist()
@@ -83,6 +90,12 @@ def test_real_clocks_runs():
         assert (t["max_jump"] >= 1).all() and (t["drift"] >= 0).all()
     rates = pd.read_csv(os.path.join(out, "rates-1-3-6.csv"))["tick_rate"].tolist()
     assert rates == [1.0, 3.0, 6.0]
+    svgdir = os.path.join(d, "svg")
+    pp.script("clocks_plot.py", [runs[0], "-o", svgdir, "--format", "svg"])
+    with open(os.path.join(svgdir, "rates-1-3-6.svg")) as f:
+        text = f.read()
+    for label in ["P0 (1 ticks/s)", "P1 (3 ticks/s)", "P2 (6 ticks/s)"]:
+        assert text.count(label) == 2, label
     assert len(pd.read_csv(os.path.join(out, "summary.csv"))) == 3
 
 

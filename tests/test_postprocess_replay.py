@@ -170,9 +170,24 @@ def test_spacetime():
     path = replay(d)
     out = os.path.join(d, "st.png")
     stdout, _ = pp.script("spacetime.py", [path, "-o", out, "--vc"])
-    assert stdout == f"wrote {out}\n"
+    assert stdout == f"wrote {out} (16 events, 8 messages, 0 undelivered)\n"
     h, w = pp.check_png(out)
     assert w > h
+    # SVG keeps the text: the rank names and every vector clock label are in the picture
+    svg = os.path.join(d, "st.svg")
+    pp.script("spacetime.py", [path, "-o", svg, "--vc"])
+    with open(svg) as f:
+        text = f.read()
+    for label in ["[0,0,1]", "[3,2,3]", "[5,6,4]", "Lamport clock", ">A<", ">B<", ">C<"]:
+        assert label in text, label
+    # an undelivered message is drawn as such, not as an arrow
+    import h5py
+    lost = os.path.join(d, "lost.h5")
+    shutil.copy(path, lost)
+    with h5py.File(lost, "r+") as f:
+        f["messages/recv_event"][7] = -1
+    stdout, _ = pp.script("spacetime.py", [lost, "-o", os.path.join(d, "lost.png")])
+    assert stdout.endswith("(16 events, 7 messages, 1 undelivered)\n")
     pp.script("spacetime.py", [path, "-o", os.path.join(d, "st.pdf"), "--x", "time"])
     with open(os.path.join(d, "st.pdf"), "rb") as f:
         assert f.read(5) == b"%PDF-"
