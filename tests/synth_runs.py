@@ -65,7 +65,8 @@ def write_run(path, subcommand, n, ranks, events=None, messages=None, byz=None, 
                      "bytes": np.int64, "seconds": np.float64, "strategy": np.int8}
             for c, v in byz.items():
                 g[c] = np.asarray(v, types[c])
-            g["seconds"].attrs["units"] = np.bytes_("s")
+            if "seconds" in g:
+                g["seconds"].attrs["units"] = np.bytes_("s")
         for name, cols in (extra or {}).items():
             g = f.create_group(name)
             for c, v in cols.items():
