@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Plots the scale-model runs (consensus clocks): logical-clock drift and queue lengths per rank.
 
-For every run: OUT/RUN.png (--format pdf, svg) with two panels (Lamport clock over model time per rank, queue
-length over model time per rank), each rank labelled with its tick rate, and OUT/RUN.csv
+For every run: OUT/RUN.png (or --format pdf, svg) with two panels (Lamport clock over model
+time per rank, queue length over model time per rank), each rank labelled with its tick
+rate, and OUT/RUN.csv
 with one row per rank:
     rank, tick_rate, events, final_lamport,
     max_jump   largest increase of the Lamport clock at one event (1 = never pushed),
     jumps      events where the clock rose by more than 1 (a receive that pulled it forward),
-    drift      final_lamport - events: how far others pushed this rank's clock past its own ticks,
+    drift      largest gap between the fastest Lamport clock and this rank's, over the run (as
+               `consensus clocks` defines it): /clocks/drift when the run has it (the runtime's
+               sampled value), else computed from /events at every event time,
+    pushed     final_lamport - events: how far others pushed this rank's clock past its own ticks,
     lag        largest final_lamport of the run - final_lamport: how far behind the leader it ends,
     max_queue  longest arrival queue (the runtime's peak from /ranks/max_queue, measured when a
                message arrives; the figure shows the length after each event, which can be lower).
@@ -31,6 +35,21 @@ import pandas as pd  # noqa: E402
 import consensus_h5 as ch  # noqa: E402
 
 
+def drift_from_events(run):
+    """Per rank, the largest gap max_s L_s(t) - L_r(t) over the run, where L_r(t) is the Lamport
+    clock of r's last event at or before model time t (0 before its first). The gaps only
+    change at event times, so evaluating there gives the exact maximum."""
+    ev = run.events
+    grid = np.unique(ev["model_time"].to_numpy())
+    clocks = np.zeros((run.n_ranks, len(grid)), np.int64)
+    for r in range(run.n_ranks):
+        mine = ev[ev["rank"] == r].sort_values("seq")
+        k = np.searchsorted(mine["model_time"].to_numpy(), grid, side="right") - 1
+        lam = mine["lamport"].to_numpy()
+        clocks[r] = np.where(k >= 0, lam[np.maximum(k, 0)] if len(lam) else 0, 0)
+    return (clocks.max(axis=0) - clocks).max(axis=1) if len(grid) else np.zeros(run.n_ranks, np.int64)
+
+
 def rank_table(run):
     """One row per rank; from /events when the run was traced, else from /ranks (and /clocks)."""
     rows = []
@@ -38,6 +57,11 @@ def rank_table(run):
     ev = run.events
     traced = ev is not None and len(ev) > 0
     extra = run.groups.get("clocks")
+    if extra is not None and len(extra) != run.n_ranks:
+        extra = None
+    drift = drift_from_events(run) if traced else np.full(run.n_ranks, np.nan)
+    if extra is not None and "drift" in extra:
+        drift = extra["drift"].to_numpy()
     for r in range(run.n_ranks):
         row = {"rank": r, "tick_rate": float(ranks["tick_rate"][r]) if "tick_rate" in ranks else np.nan}
         if traced:
@@ -57,15 +81,17 @@ def rank_table(run):
             row["max_jump"] = np.nan
             row["jumps"] = np.nan
             row["max_queue"] = int(ranks["max_queue"][r]) if "max_queue" in ranks else np.nan
-            if extra is not None and len(extra) == run.n_ranks:
+            if extra is not None:
                 for c in ("max_jump", "jumps"):
                     if c in extra:
                         row[c] = int(extra[c][r])
-        row["drift"] = row["final_lamport"] - row["events"]
+        row["drift"] = drift[r]
+        row["pushed"] = row["final_lamport"] - row["events"]
         rows.append(row)
     t = pd.DataFrame(rows)
     t["lag"] = t["final_lamport"].max() - t["final_lamport"]
-    return t[["rank", "tick_rate", "events", "final_lamport", "max_jump", "jumps", "drift", "lag", "max_queue"]]
+    return t[["rank", "tick_rate", "events", "final_lamport", "max_jump", "jumps", "drift", "pushed", "lag",
+              "max_queue"]]
 
 
 def plot(run, table, out):
@@ -119,9 +145,10 @@ def main():
             print(f"note: {run.path} has no events (--no-trace): table from /ranks, no figure")
         summary.append({"run": run.name, "ranks": run.n_ranks,
                         "rates": " ".join(f"{v:g}" for v in table["tick_rate"]),
-                        "model_s": float(run.events["model_time"].max()) if traced else np.nan,
+                        "model_s": float(run.attrs.get("duration", run.events["model_time"].max() if traced
+                                                       else np.nan)),
                         "events": int(table["events"].sum()),
-                        "max_jump": table["max_jump"].max(), "max_drift": int(table["drift"].max()),
+                        "max_jump": table["max_jump"].max(), "max_drift": table["drift"].max(),
                         "max_lag": int(table["lag"].max()), "max_queue": table["max_queue"].max()})
     s = pd.DataFrame(summary)
     path = os.path.join(args.output, "summary.csv")

@@ -76,9 +76,11 @@ def write_run(path, subcommand, n, ranks, events=None, messages=None, byz=None, 
 # The hand-made clocks run: 2 ranks, rates 1 and 2 ticks/s, speed-up 2 (model time = 2 x wall).
 #   rank 0: send to 1 (L1 [1,0]), internal (L2 [2,0]), recv from 1 (L5 [3,4]), internal (L6 [4,4])
 #   rank 1: internal (L1 [0,1]), recv from 0 (L2 [1,2]), internal (L3 [1,3]), send to 0 (L4 [1,4])
-# Expected table: rank 0 events 4, final 6, max_jump 3, jumps 1, drift 2, lag 0, max_queue 3
+# Drift (largest gap to the fastest clock), at the event times 0 .5 1 1.5 2 3: rank 0 trails by
+# 0 1 1 2 0 0, rank 1 by 0 0 0 0 1 2, so 2 and 2.
+# Expected table: rank 0 events 4, final 6, max_jump 3, jumps 1, drift 2, pushed 2, lag 0, max_queue 3
 # (the peak from /ranks: a message arrived while two waited; after events the queue was at most 2);
-#                 rank 1 events 4, final 4, max_jump 1, jumps 0, drift 0, lag 2, max_queue 1.
+#                 rank 1 events 4, final 4, max_jump 1, jumps 0, drift 2, pushed 0, lag 2, max_queue 1.
 def write_clocks(path, traced=True):
     events = {
         "rank": [0, 0, 0, 0, 1, 1, 1, 1], "seq": [0, 1, 2, 3, 0, 1, 2, 3],
@@ -90,10 +92,12 @@ def write_clocks(path, traced=True):
     messages = {"src": [0, 1], "dst": [1, 0], "send_event": [0, 7], "recv_event": [5, 2],
                 "arrive_time": [0.01, 0.76], "bytes": [48, 48]}
     ranks = {"tick_rate": [1.0, 2.0], "n_events": [4, 4], "final_lamport": [6, 4], "max_queue": [3, 1]}
+    clocks = {"rank": np.arange(2, dtype=np.int32), "max_jump": np.array([3, 1], np.int64),
+              "jumps": np.array([1, 0], np.int64)}
+    if not traced:  # the runtime's sampled drift; a traced run's is computed from /events instead
+        clocks["drift"] = np.array([2, 2], np.int64)
     write_run(path, "clocks", 2, ranks, events if traced else None, messages if traced else None,
-              speedup=2.0, extra={"clocks": {"rank": np.arange(2, dtype=np.int32),
-                                             "max_jump": np.array([3, 1], np.int64),
-                                             "jumps": np.array([1, 0], np.int64)}})
+              speedup=2.0, extra={"clocks": clocks})
 
 
 # Hand-made byz runs. File "four": n=4, m=1, three trials, strategy as an int8 [T, n] matrix:

@@ -21,8 +21,8 @@ def test_synthetic_clocks():
     stdout, _ = pp.script("clocks_plot.py", [run, quiet, "-o", out])
     t = pd.read_csv(os.path.join(out, "clocks-a.csv"))
     assert t.columns.tolist() == ["rank", "tick_rate", "events", "final_lamport", "max_jump", "jumps", "drift",
-                                  "lag", "max_queue"]
-    assert t.values.tolist() == [[0, 1.0, 4, 6, 3, 1, 2, 0, 3], [1, 2.0, 4, 4, 1, 0, 0, 2, 1]]
+                                  "pushed", "lag", "max_queue"]
+    assert t.values.tolist() == [[0, 1.0, 4, 6, 3, 1, 2, 2, 0, 3], [1, 2.0, 4, 4, 1, 0, 2, 0, 2, 1]]
     pp.check_png(os.path.join(out, "clocks-a.png"))
     # the curves are labelled with the tick rates (SVG keeps the text)
     svgdir = os.path.join(d, "svg")
@@ -87,7 +87,16 @@ def test_real_clocks_runs():
             assert t["max_queue"].tolist() == np.maximum(ranks["max_queue"], qmax).tolist()
         else:
             assert t["max_queue"].tolist() == qmax
-        assert (t["max_jump"] >= 1).all() and (t["drift"] >= 0).all()
+        assert (t["max_jump"] >= 1).all() and (t["drift"] >= 0).all() and (t["pushed"] >= 0).all()
+        assert t["jumps"].tolist() == [int(np.sum(np.diff(np.concatenate([[0], lam[rank == r]])) > 1))
+                                       for r in range(3)]
+        # /clocks (the runtime's own summary), when the run has it, agrees with the table
+        import consensus_h5 as ch
+        extra = ch.open_run(path).groups.get("clocks")
+        if extra is not None:
+            for c in ("max_jump", "drift", "final_lamport"):
+                if c in extra:
+                    assert t[c].tolist() == extra[c].tolist(), c
     rates = pd.read_csv(os.path.join(out, "rates-1-3-6.csv"))["tick_rate"].tolist()
     assert rates == [1.0, 3.0, 6.0]
     svgdir = os.path.join(d, "svg")
