@@ -19,7 +19,8 @@ COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 def dot_text(run, reduce=True, vc_labels=False):
-    """The DOT source: one cluster-free row per rank (rank=same is avoided so edges stay left to right)."""
+    """The DOT source: nodes coloured by rank (receives double circles, internal events boxes),
+    program-order edges bold grey, message edges black; laid out left to right by dot."""
     ids = run.event_ids()
     ev = run.events
     names = run.rank_names()
