@@ -739,7 +739,13 @@ int node_run(node *nd, const node_protocol *proto) {
   /* Epochs still owed: every rank takes part in the same number of blocks. After a stop the
    * first of them carries our stop flag, so it is the last for everyone. */
   while (!nd->stop_agreed && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd));
-  return shutdown_exchange(nd);
+  CS_TRY(shutdown_exchange(nd));
+  /* One verdict for all: a rank whose protocol finished before a peer was signalled never
+   * announced a stop itself, yet its callers must take the same (collective) path as the rest. */
+  int stopped = nd->stats.stopped, any = 0;
+  CS_MPI(MPI_Allreduce(&stopped, &any, 1, MPI_INT, MPI_MAX, nd->comm));
+  nd->stats.stopped = any;
+  return 0;
 }
 
 /* ---- collectives for summaries ------------------------------------------------------------------ */
