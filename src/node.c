@@ -658,7 +658,8 @@ static void record_lateness(node *nd, double late_s) {
 
 /* The shutdown exchange, in steps:
  *   1. tell every peer DONE (behind everything we sent it: MPI keeps the order per pair);
- *   2. drain until every peer's DONE is in, so nothing sent to us is still in flight;
+ *   2. drain until every peer's DONE is in, so nothing sent to us is still in flight (a signal
+ *      that arrives meanwhile is passed on to the peers as STOP);
  *   3. record what is still queued as undelivered (recv_event = -1);
  *   4. wait for our own sends to complete. */
 static int shutdown_exchange(node *nd) {
@@ -666,6 +667,8 @@ static int shutdown_exchange(node *nd) {
     if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_DONE, 0));
   while (nd->n_done < nd->size - 1) {
     CS_TRY(progress(nd));
+    /* signalled while waiting for slower peers: they must stop too, not run on to their end */
+    if (stop_signal) CS_TRY(announce_stop(nd));
     if (nd->n_done < nd->size - 1) pause_s(0);
   }
   while (nd->q_len > 0) {

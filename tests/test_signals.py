@@ -61,6 +61,16 @@ def ranks_of(p):
     return kids
 
 
+def rank_pids(p):
+    """{rank: pid} of mpirun's children, from the OMPI_COMM_WORLD_RANK Open MPI gives each."""
+    out = {}
+    for pid in ranks_of(p):
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+        out[int(env[b"OMPI_COMM_WORLD_RANK"])] = pid
+    return out
+
+
 def check_stopped_file(out_path, max_events=None):
     """The file after a signal: published under its name, complete = 0, stopped_by_signal = 1,
     the schema and clock invariants hold, seq contiguous per rank, and every event a rank
@@ -131,6 +141,27 @@ def test_sigterm_ranks_with_early_finisher():
     shutil.rmtree(d)
 
 
+def test_sigterm_to_finished_rank_stops_all():
+    """Regression: a signal to a rank that has finished its part and waits for the others in the
+    shutdown exchange was swallowed there; the others ran on to the end and the file said
+    complete = 1. That rank now passes the stop on."""
+    d = harness.tmpdir()
+    out_path = os.path.join(d, "one.h5")
+    script = os.path.join(d, "early.txt")
+    with open(script, "w") as f:
+        f.write("A->C\n")
+        for k in range(RING):
+            f.write("B->C\n" if k % 2 == 0 else "C->B\n")
+    p = start(["replay", script, "--rates", "20", "-o", out_path, "-q"])
+    wait_running(p, out_path)
+    os.kill(rank_pids(p)[0], signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    run = check_stopped_file(out_path, max_events=2 * RING + 2)
+    assert run["ranks"]["n_events"].tolist()[0] == 1
+    shutil.rmtree(d)
+
+
 def test_kill9_one_rank():
     """A rank killed with SIGKILL: mpirun ends the job and says which rank died; no file claims
     to be complete; FILE.partial remains, readable, with complete = 0."""
@@ -183,4 +214,4 @@ def test_clocks_signals():
 
 if __name__ == "__main__":
     harness.main([test_sigterm_mpirun, test_sigint_mpirun, test_sigterm_ranks_with_early_finisher,
-                  test_kill9_one_rank, test_clocks_signals])
+                  test_sigterm_to_finished_rank_stops_all, test_kill9_one_rank, test_clocks_signals])
