@@ -3,11 +3,12 @@
 # own build directory and runs the fast test suite there (unit tests and MPI runs of the real binary).
 # Usage: tests/sanitize.sh [BUILD_DIR [CTEST_ARGS...]]   (default: build-asan beside the source tree)
 #
-# Leak reports: LeakSanitizer runs (with the slow unwinder: Open MPI is built without frame
-# pointers, so only full stacks reach the frames that name its libraries), but Open MPI, its plugins (hwloc, pmix, libevent) and HDF5
+# Leak reports: LeakSanitizer runs, but Open MPI, its plugins, hwloc, PMIx, libevent and HDF5
 # keep allocations alive until exit by design; tests/sanitizers/lsan.supp suppresses those
 # libraries only (each entry names a library, never one of our files), so a leak in consensus
-# code still fails the run. UBSan stops at the first report (-fno-sanitize-recover).
+# code still fails the run. The slow unwinder (fast_unwind_on_malloc=0) is needed: Open MPI is
+# built without frame pointers, and only full stacks reach the frames that name its libraries.
+# UBSan stops at the first report (-fno-sanitize-recover).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
