@@ -243,6 +243,9 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
 
   /* 3. Provenance, with complete = 0 until h5out_close says otherwise. */
   if ((rc = write_root_attributes(o, cfg))) goto fail;
+  /* 4. On disk now: a job killed before its first trace block still leaves a readable
+   * PATH.partial that says what ran and that it is not complete. */
+  CS_H5(H5Fflush(o->file, H5F_SCOPE_GLOBAL));
   *out = o;
   return 0;
 fail:

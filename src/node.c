@@ -663,7 +663,8 @@ static void record_lateness(node *nd, double late_s) {
 
 /* The shutdown exchange, in steps:
  *   1. tell every peer DONE (behind everything we sent it: MPI keeps the order per pair);
- *   2. drain until every peer's DONE is in, so nothing sent to us is still in flight;
+ *   2. drain until every peer's DONE is in, so nothing sent to us is still in flight (a signal
+ *      that arrives meanwhile is passed on to the peers as STOP);
  *   3. record what is still queued as undelivered (recv_event = -1);
  *   4. wait for our own sends to complete. */
 static int shutdown_exchange(node *nd) {
@@ -671,6 +672,8 @@ static int shutdown_exchange(node *nd) {
     if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_DONE, 0));
   while (nd->n_done < nd->size - 1) {
     CS_TRY(progress(nd));
+    /* signalled while waiting for slower peers: they must stop too, not run on to their end */
+    if (stop_signal) CS_TRY(announce_stop(nd));
     if (nd->n_done < nd->size - 1) pause_s(0);
   }
   while (nd->q_len > 0) {
@@ -745,7 +748,13 @@ int node_run(node *nd, const node_protocol *proto) {
   /* Epochs still owed: every rank takes part in the same number of blocks. After a stop the
    * first of them carries our stop flag, so it is the last for everyone. */
   while (!nd->stop_agreed && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd));
-  return shutdown_exchange(nd);
+  CS_TRY(shutdown_exchange(nd));
+  /* One verdict for all: a rank whose protocol finished before a peer was signalled never
+   * announced a stop itself, yet its callers must take the same (collective) path as the rest. */
+  int stopped = nd->stats.stopped, any = 0;
+  CS_MPI(MPI_Allreduce(&stopped, &any, 1, MPI_INT, MPI_MAX, nd->comm));
+  nd->stats.stopped = any;
+  return 0;
 }
 
 /* ---- collectives for summaries ------------------------------------------------------------------ */

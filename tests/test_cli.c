@@ -181,6 +181,7 @@ static void expect_script(const char *text, int n, const char *needle) {
   if (rc == 0) fprintf(stderr, "script accepted: %s\n", text);
   CHECK_INT(rc, CS_ESCRIPT);
   CHECK_CONTAINS(err, needle);
+  CHECK(strchr(err, '\n') == NULL); /* one line */
 }
 
 static void test_replay_parser(void) {
@@ -211,6 +212,9 @@ static void test_replay_parser(void) {
   expect_script("# nothing\n\n", 3, "no steps");
   expect_script("A->B\n", 3, "names 2 ranks (up to B) but the run has 3");
   expect_script("99999999->1\n", 3, "line 1: expected a rank");
+  /* found by fuzz_replay: the quote of trailing text ran into the next lines (a multi-line
+   * message) and showed control bytes; it now stops at the end of the line */
+  expect_script("C->B\vB->A\nA->C\nB:internal\n", 3, "line 1: unexpected text after the step: '?B->A'");
 }
 
 int main(void) {

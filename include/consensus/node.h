@@ -80,7 +80,7 @@ typedef struct node_stats {
   lamport_t max_lamport_jump; /* largest increase of L in one event */
   double max_lateness_s;      /* largest delay of a tick behind its deadline */
   double p99_lateness_s;      /* 99th percentile of that delay (10 µs resolution) */
-  int stopped;                /* the run was ended by a signal */
+  int stopped;                /* the run was ended by a signal: after node_run, the same on every rank */
 } node_stats;
 
 /* Installs SIGTERM/SIGINT handlers that ask the runtime to stop cleanly. Not collective. */
@@ -96,8 +96,10 @@ void node_destroy(node *nd);
 
 /* Runs the tick loop until the duration ends, every rank's protocol is finished, or a signal
  * stops the run; then the shutdown exchange, after which every message sent is either
- * received or recorded as undelivered. Collective. Returns 0 or a CS_E* code (CS_ESTOPPED is
- * not returned: see node_get_stats().stopped). */
+ * received or recorded as undelivered; last, the ranks agree whether a signal stopped the run,
+ * so node_get_stats().stopped is the same on every rank (a rank that had already finished when
+ * the others stopped would otherwise disagree, and take a different collective path).
+ * Collective. Returns 0 or a CS_E* code (CS_ESTOPPED is not returned: see stats.stopped). */
 int node_run(node *nd, const node_protocol *proto);
 
 /* Writes the trace rows still buffered as one block. Collective. Returns 0 or an error. */
