@@ -452,6 +452,11 @@ static int accept_arrival(node *nd, uint8_t *buf, int count, int src) {
     free(buf);
     return 0;
   }
+  if (nd->done_from[src] && v.h.kind != WIRE_STOP) { /* nothing may follow a peer's DONE */
+    count_reject(nd, NODE_REJECT_AFTER_DONE);
+    free(buf);
+    return 0;
+  }
   nd->arrivals++;
   switch ((wire_kind)v.h.kind) {
     case WIRE_DATA: {

@@ -19,6 +19,7 @@ enum {
   NODE_REJECT_OVERSIZE,                /* larger than NODE_MAX_MESSAGE: drained, never stored */
   NODE_REJECT_ROUND,                   /* a round marker out of sequence */
   NODE_REJECT_PROTOCOL,                /* the protocol refused the payload (node_reject) */
+  NODE_REJECT_AFTER_DONE,              /* anything but STOP after the sender's DONE */
   NODE_REJECT_COUNT
 };
 
