@@ -634,7 +634,7 @@ static void print_table(const bench *B) {
                r->peak_rss_kib);
     else if (r->test == BENCH_H5_WRITE)
       snprintf(extra, sizeof extra, "; %" PRId64 " events in %.4f s", r->count, r->seconds);
-    printf("%-15s %4d %2s %8s %10" PRId64 " %14s %14s %8.3f  %s%s\n", bench_test_name((bench_test)r->test), r->n, m,
+    printf("%-15s %4d %2s %8s %10" PRId64 " %14s %14s %8.3g  %s%s\n", bench_test_name((bench_test)r->test), r->n, m,
            pay, r->wire_bytes, rt, base, r->ratio, baseline_name(r->test), extra);
   }
 }
