@@ -701,7 +701,7 @@ void cli_print_help(FILE *out, cs_command command) {
             "      --iterations N  repetitions per measurement (default 1000)\n"
             "      --max-bytes B   largest ping-pong payload (default 65536)\n"
             "      --om-max-oral K OM(m) scaling: skip (n, m) with more than K oral messages in round\n"
-            "                      mode, K/10 in message mode (default 10000000; 0: no OM(m) table)\n",
+            "                      mode, K/100 in message mode (default 10000000; 0: no OM(m) table)\n",
             out);
       fputs("\n", out);
       fputs(HELP_COMMON, out);

@@ -47,7 +47,7 @@ def expected_rows(np_, max_bytes, cap):
             ns.append(np_)
         for n in ns:
             for m in range(1, min(5, n - 2) + 1):
-                for wire, limit in (("om_round", cap), ("om_message", cap // 10)):
+                for wire, limit in (("om_round", cap), ("om_message", cap // 100)):
                     if closed_form(n, m) <= limit:
                         rows.append((wire, n, m, -1))
     return rows
@@ -105,8 +105,8 @@ def check_run(np_, max_bytes, cap):
 
 
 def test_table_complete_np4():
-    # cap 100: message mode keeps only runs of at most 10 oral messages, so (4, 2) is round only
-    check_run(4, 512, 100)
+    # cap 1000: message mode keeps only runs of at most 10 oral messages, so (4, 2) is round only
+    check_run(4, 512, 1000)
 
 
 def test_table_complete_np3_without_om():
