@@ -630,7 +630,7 @@ static void print_table(const bench *B) {
       snprintf(base, sizeof base, "%.3g %s", r->baseline, r->test == BENCH_H5_WRITE ? "ev/s" : "msg/s");
     }
     if (r->test >= BENCH_OM_ROUND)
-      snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3f s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
+      snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
                r->peak_rss_kib);
     else if (r->test == BENCH_H5_WRITE)
       snprintf(extra, sizeof extra, "; %" PRId64 " events in %.4f s", r->count, r->seconds);
