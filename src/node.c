@@ -655,10 +655,11 @@ static int wait_until(node *nd, double deadline) {
 static int wait_for_arrival(node *nd) {
   uint64_t seen = nd->arrivals;
   double spin_until = mono_s() + WAIT_SPIN_S;
-  for (;;) {
+  for (unsigned polls = 1, spinning = 1;; polls++) {
     CS_TRY(progress(nd));
     if (nd->arrivals != seen || node_stopping(nd)) return 0;
-    if (mono_s() > spin_until) pause_s(0);
+    if (spinning && polls % 32 == 0) spinning = mono_s() < spin_until; /* the clock every 32 polls */
+    if (!spinning) pause_s(0);
   }
 }
 
