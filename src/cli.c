@@ -696,9 +696,12 @@ void cli_print_help(FILE *out, cs_command command) {
       break;
     case CS_CMD_BENCH:
       fputs("usage: mpirun -np N consensus bench [options]\n\n"
-            "Micro-benchmarks of the runtime, each beside raw MPI measured in the same run.\n\n"
+            "Micro-benchmarks of the runtime, each beside raw MPI measured in the same run: ping-pong\n"
+            "latency of ranks 0 and 1 with the clock piggyback, all-to-all message rate, tracing cost,\n"
+            "HDF5 write rate and OM(m) scaling. Medians of 5 interleaved repetitions; at least 2 ranks.\n\n"
             "bench options:\n"
-            "      --iterations N  repetitions per measurement (default 1000)\n"
+            "      --iterations N  round trips per ping-pong, messages per peer in the rate tests\n"
+            "                      (default 1000)\n"
             "      --max-bytes B   largest ping-pong payload (default 65536)\n"
             "      --om-max-oral K OM(m) scaling: skip (n, m) with more than K oral messages in round\n"
             "                      mode, K/100 in message mode (default 10000000; 0: no OM(m) table)\n",
