@@ -18,7 +18,7 @@ typedef enum opt_id {
   OPT_HELP, OPT_VERSION, OPT_OUTPUT, OPT_FORCE, OPT_SEED, OPT_NO_TRACE, OPT_QUIET, OPT_SHOW_H5,
   OPT_SPEEDUP, OPT_RATES, OPT_FLUSH, OPT_DURATION, OPT_P_INTERNAL, OPT_PRESET, OPT_M, OPT_COMMANDER,
   OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_EXPECT, OPT_ITERATIONS,
-  OPT_MAX_BYTES, OPT_COUNT
+  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_COUNT
 } opt_id;
 
 typedef struct opt_spec {
@@ -55,6 +55,7 @@ static const opt_spec OPTIONS[] = {
     {OPT_EXPECT, "--expect-agreement", NULL, 0, CMD_BIT(CS_CMD_BYZ)},
     {OPT_ITERATIONS, "--iterations", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
     {OPT_MAX_BYTES, "--max-bytes", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
+    {OPT_OM_MAX_ORAL, "--om-max-oral", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
 };
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
@@ -405,6 +406,9 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_MAX_BYTES:
       CS_TRY(parse_int(p, name, v, 1, (INT64_C(64) << 20), &cfg->bench_max_bytes));
       return 0;
+    case OPT_OM_MAX_ORAL:
+      CS_TRY(parse_int(p, name, v, 0, INT64_C(1) << 40, &cfg->bench_om_max_oral));
+      return 0;
   }
   return 0;
 }
@@ -414,6 +418,8 @@ static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
   cs_config *cfg = p->cfg;
   int *strategy_ranks = *strategy_ranks_io;
   int n = cfg->n_ranks;
+  if (cfg->command == CS_CMD_BENCH && n < 2)
+    return fail(p, "the ping-pong needs at least 2 ranks (mpirun -np 7 consensus bench)");
   if (cfg->command == CS_CMD_REPLAY && !cfg->script_path)
     return fail(p, "a script is needed: consensus replay SCRIPT (e.g. tests/data/three_process.txt)");
   if (cfg->command == CS_CMD_CLOCKS) {
@@ -494,6 +500,7 @@ int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, siz
   cfg->wire = BYZ_WIRE_ROUND;
   cfg->bench_iterations = 1000;
   cfg->bench_max_bytes = 65536;
+  cfg->bench_om_max_oral = 10000000;
   parser p = {.cfg = cfg, .err = err, .errcap = errcap, .prog = "consensus"};
   if (errcap) err[0] = '\0';
   if (n_ranks < 1) return fail(&p, "the run has no ranks");
@@ -689,10 +696,15 @@ void cli_print_help(FILE *out, cs_command command) {
       break;
     case CS_CMD_BENCH:
       fputs("usage: mpirun -np N consensus bench [options]\n\n"
-            "Micro-benchmarks of the runtime, each beside raw MPI measured in the same run.\n\n"
+            "Micro-benchmarks of the runtime, each beside raw MPI measured in the same run: ping-pong\n"
+            "latency of ranks 0 and 1 with the clock piggyback, all-to-all message rate, tracing cost,\n"
+            "HDF5 write rate and OM(m) scaling. Medians of 5 interleaved repetitions; at least 2 ranks.\n\n"
             "bench options:\n"
-            "      --iterations N  repetitions per measurement (default 1000)\n"
-            "      --max-bytes B   largest ping-pong payload (default 65536)\n",
+            "      --iterations N  round trips per ping-pong, messages per peer in the rate tests\n"
+            "                      (default 1000)\n"
+            "      --max-bytes B   largest ping-pong payload (default 65536)\n"
+            "      --om-max-oral K OM(m) scaling: skip (n, m) with more than K oral messages in round\n"
+            "                      mode, K/100 in message mode (default 10000000; 0: no OM(m) table)\n",
             out);
       fputs("\n", out);
       fputs(HELP_COMMON, out);

@@ -1,6 +1,7 @@
 /* consensus: parse the command line, then hand the run to its subcommand; nothing else. */
 #include <stdio.h>
 
+#include "consensus/bench.h"
 #include "consensus/cli.h"
 #include "consensus/cs_error.h"
 #include "consensus/node.h"
@@ -17,8 +18,8 @@ static int dispatch(MPI_Comm world, const cs_config *cfg, int rank) {
   switch (cfg->command) {
     case CS_CMD_REPLAY: return replay_main(world, cfg);
     case CS_CMD_BYZ: return byz_main(world, cfg);
+    case CS_CMD_BENCH: return bench_main(world, cfg);
     case CS_CMD_CLOCKS:
-    case CS_CMD_BENCH:
     case CS_CMD_NONE: break;
   }
   char line[128];

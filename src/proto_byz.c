@@ -932,3 +932,52 @@ int byz_main(MPI_Comm comm, const cs_config *cfg) {
             violated == 1 ? "" : "s");
   return cfg->expect_agreement && violated > 0 ? CS_EXIT_DISAGREED : CS_EXIT_OK;
 }
+
+int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out) {
+  char err[512];
+  int rc;
+  if (!cfg || !out) return CS_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (check_size(cfg, err, sizeof err)) return CS_EUSAGE;
+  /* 1. An untraced, unthrottled node without a file, and this general. */
+  node_options opt = {.tick_rate_hz = 0, .speedup = 1, .duration_s = 0, .flush_interval_s = 0, .trace = 0};
+  node *nd = NULL;
+  CS_TRY(node_create(comm, &opt, NULL, &nd));
+  if (node_size(nd) != cfg->n_ranks) {
+    node_destroy(nd);
+    return CS_EINVAL;
+  }
+  byz b;
+  if ((rc = byz_init(&b, cfg, node_rank(nd))) == 0) {
+    start_trial(&b, nd);
+    rc = plan_round(&b);
+  }
+  /* 2. Every trial, timed on each rank from the common start. */
+  node_protocol proto = {.state = &b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
+                         .is_finished = byz_is_finished};
+  double t0 = node_now_s(nd);
+  if (node_agree(comm, rc) == 0) rc = node_run(nd, &proto);
+  double my_s = node_now_s(nd) - t0;
+  /* 3. Totals and the IC1/IC2 verdict on rank 0. */
+  byz_results res;
+  memset(&res, 0, sizeof res);
+  if (node_agree(comm, rc) == 0) rc = gather_results(&b, nd, &res);
+  double all_s = my_s;
+  int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
+  if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
+  all_s = (double)slowest * 1e-9;
+  if (!rc && node_rank(nd) == 0) {
+    out->agreed = 1;
+    for (int64_t t = 0; t < res.T; t++) {
+      out->oral_messages += res.oral[t];
+      out->mpi_messages += res.mpi[t];
+      out->bytes += res.bytes[t];
+      out->agreed &= res.ic1[t] && res.ic2[t];
+    }
+    out->seconds = all_s;
+  }
+  results_free(&res);
+  byz_free(&b);
+  node_destroy(nd);
+  return rc;
+}

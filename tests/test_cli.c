@@ -99,6 +99,16 @@ static void test_options(void) {
   expect_ok("consensus replay tests/data/three_process.txt", 3, &cfg);
   CHECK_STR(cfg.script_path, "tests/data/three_process.txt");
   cli_free(&cfg);
+  expect_ok("consensus bench", 7, &cfg);
+  CHECK_INT(cfg.bench_iterations, 1000);
+  CHECK_INT(cfg.bench_max_bytes, 65536);
+  CHECK_INT(cfg.bench_om_max_oral, 10000000);
+  cli_free(&cfg);
+  expect_ok("consensus bench --iterations 20 --max-bytes 512 --om-max-oral 0 -o b.h5", 2, &cfg);
+  CHECK_INT(cfg.bench_iterations, 20);
+  CHECK_INT(cfg.bench_max_bytes, 512);
+  CHECK_INT(cfg.bench_om_max_oral, 0);
+  cli_free(&cfg);
   CHECK_INT(parse("consensus --help", 1, &cfg, NULL, 0), CLI_HELP);
   cli_free(&cfg);
   CHECK_INT(parse("consensus byz --help", 1, &cfg, NULL, 0), CLI_HELP);
@@ -131,6 +141,10 @@ static void test_usage_errors(void) {
   expect_usage("consensus", 3, "no subcommand");
   expect_usage("consensus fly", 3, "unknown subcommand 'fly'");
   expect_usage("consensus byz --bogus", 3, "unknown option '--bogus'");
+  expect_usage("consensus bench", 1, "at least 2 ranks");
+  expect_usage("consensus bench --om-max-oral -1", 3, "--om-max-oral");
+  expect_usage("consensus bench --max-bytes 0", 3, "--max-bytes");
+  expect_usage("consensus byz --om-max-oral 5", 3, "does not apply to byz");
   expect_usage("consensus byz --duration 5", 3, "does not apply to byz");
   expect_usage("consensus byz -o", 3, "-o needs a value");
   expect_usage("consensus byz --force=1", 3, "takes no value");

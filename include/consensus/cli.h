@@ -73,6 +73,7 @@ typedef struct cs_config {
   /* bench */
   int64_t bench_iterations;  /* --iterations N: repetitions per measurement */
   int64_t bench_max_bytes;   /* --max-bytes B: largest payload of the ping-pong */
+  int64_t bench_om_max_oral; /* --om-max-oral K: largest OM(m) run (oral messages) in the scaling table */
   /* kept for provenance */
   char *command_line;
 } cs_config;

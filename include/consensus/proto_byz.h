@@ -22,6 +22,20 @@ int64_t byz_level_size(int n, int k);
  * (seed, trial). Pure: every rank computes the same set. */
 void byz_traitors_of_trial(const cs_config *cfg, int64_t trial, uint8_t *traitor);
 
+/* What byz_run_trials measured: totals over the ranks and trials, valid on rank 0 of comm. */
+typedef struct byz_summary {
+  int64_t oral_messages; /* oral messages sent, all trials */
+  int64_t mpi_messages;  /* MPI messages sent (data and round markers), all trials */
+  int64_t bytes;         /* bytes of those MPI messages */
+  double seconds;        /* wall seconds of the trials (the slowest rank's node_run) */
+  int agreed;            /* 1 if IC1 and IC2 held in every trial */
+} byz_summary;
+
+/* Runs cfg->trials agreements of OM(cfg->m) on the ranks of comm (cfg->n_ranks must be its size),
+ * unthrottled, untraced and without a run file: for benchmarks. Collective over comm. Returns 0,
+ * CS_EUSAGE if the size checks of `consensus byz` refuse the run, or another CS_E* code. */
+int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out);
+
 /* Runs `consensus byz`. Collective. Returns the exit status. */
 int byz_main(MPI_Comm comm, const cs_config *cfg);
 

@@ -1,0 +1,31 @@
+/* `consensus bench`: micro-benchmarks of the runtime, each beside raw MPI measured in the same run. */
+#ifndef CONSENSUS_BENCH_H
+#define CONSENSUS_BENCH_H
+
+#include <mpi.h>
+
+#include "consensus/cli.h"
+
+/* The tests of the table, as stored in /bench/test. */
+typedef enum bench_test {
+  BENCH_PP_NODE = 0,   /* ping-pong through node_send ... take (n = 2): one-way seconds */
+  BENCH_PP_CODEC,      /* ping-pong of wire_encode + Isend / Recv + wire_decode, clock of n entries */
+  BENCH_PP_DTYPE,      /* the same with a derived datatype over header+clock and the user's payload */
+  BENCH_PP_SPLIT,      /* the same as two messages: header+clock, then the payload */
+  BENCH_RATE_TRACED,   /* all-to-all small messages through node_run, tracing on: messages per second */
+  BENCH_RATE_UNTRACED, /* the same, tracing off */
+  BENCH_TRACING,       /* tracing on versus off (baseline: the untraced runtime, not raw MPI) */
+  BENCH_H5_WRITE,      /* trace rows written by h5out, events per second (baseline: MPI-IO, same bytes) */
+  BENCH_OM_ROUND,      /* OM(m), --wire round: oral messages per second */
+  BENCH_OM_MESSAGE,    /* OM(m), --wire message: oral messages per second */
+  BENCH_TEST_COUNT
+} bench_test;
+
+/* Returns the test's name as printed and stored ("pingpong_node", ...). */
+const char *bench_test_name(bench_test t);
+
+/* Runs `consensus bench`: every measurement, the table on rank 0's stdout and /bench in the run
+ * file. Collective over comm (at least 2 ranks). Returns the exit status. */
+int bench_main(MPI_Comm comm, const cs_config *cfg);
+
+#endif
