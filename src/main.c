@@ -4,6 +4,7 @@
 #include "consensus/cli.h"
 #include "consensus/cs_error.h"
 #include "consensus/node.h"
+#include "consensus/proto_clocks.h"
 #include "consensus/proto_replay.h"
 #include "consensus/run.h"
 
@@ -15,8 +16,8 @@
 static int dispatch(MPI_Comm world, const cs_config *cfg, int rank) {
   switch (cfg->command) {
     case CS_CMD_REPLAY: return replay_main(world, cfg);
+    case CS_CMD_CLOCKS: return clocks_main(world, cfg);
     case CS_CMD_BYZ:
-    case CS_CMD_CLOCKS:
     case CS_CMD_BENCH:
     case CS_CMD_NONE: break;
   }

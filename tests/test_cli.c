@@ -54,6 +54,13 @@ static void test_defaults(void) {
   CHECK_INT(cfg.rate_hi, 6);
   CHECK(cfg.duration_s == 60.0);
   CHECK(cfg.p_internal == 0.7);
+  CHECK(cfg.flush_interval_s == CLI_CLOCKS_FLUSH_S); /* clocks flushes in blocks by default */
+  cli_free(&cfg);
+  expect_ok("consensus clocks --flush-every 0", 3, &cfg);
+  CHECK(cfg.flush_interval_s == 0.0); /* ... unless told not to */
+  cli_free(&cfg);
+  expect_ok("consensus replay tests/data/three_process.txt", 3, &cfg);
+  CHECK(cfg.flush_interval_s == 0.0); /* replay keeps its whole trace until the end */
   cli_free(&cfg);
 }
 
