@@ -164,6 +164,12 @@ static void test_usage_errors(void) {
   expect_usage("consensus clocks --rates 1,-2,3", 3, "must be > 0");
   expect_usage("consensus clocks --rates fast", 3, "not a number");
   expect_usage("consensus clocks --p-internal 1.5", 3, "not a probability");
+  expect_usage("consensus clocks --p-internal -0.1", 3, "not a probability");
+  expect_usage("consensus clocks --rates 1,0,3", 3, "must be > 0");
+  expect_usage("consensus clocks --rates 1,2,3,4", 3, "more entries than the run has ranks");
+  expect_usage("consensus clocks --duration -5", 3, "must be > 0");
+  expect_usage("consensus clocks --speedup 0", 3, "must be > 0");
+  expect_usage("consensus clocks", 1, "at least 2 ranks");
   expect_usage("consensus clocks --duration 0", 3, "must be > 0");
   expect_usage("consensus clocks --speedup -2", 3, "must be > 0");
   expect_usage("consensus clocks --speedup nan", 3, "not a number");

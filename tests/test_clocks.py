@@ -145,17 +145,12 @@ def test_bad_input():
     out = os.path.join(d, "bad.h5")
     cases = [
         (3, ["--rates", "0-6"], "rates must be > 0"),
-        (3, ["--rates", "1,0,3"], "must be > 0"),
         (3, ["--rates", "fast"], "not a number"),
         (3, ["--rates", "1,2"], "2 entries but the run has 3 ranks"),
-        (3, ["--rates", "1,2,3,4"], "more entries than the run has ranks"),
         (3, ["--p-internal", "1.5"], "not a probability in [0, 1]"),
-        (3, ["--p-internal", "-0.1"], "not a probability in [0, 1]"),
         (3, ["--duration", "0"], "the duration must be > 0"),
-        (3, ["--duration", "-5"], "the duration must be > 0"),
         (3, ["--speedup", "0"], "the speed-up must be > 0"),
         (4, ["--preset", "cs262"], "mpirun -np 3"),
-        (1, [], "at least 2 ranks"),
     ]
     for np_, args, needle in cases:
         harness.usage_error(np_, ["clocks", "-o", out] + args, needle)
