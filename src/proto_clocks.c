@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "consensus/cs_error.h"
 #include "consensus/node.h"
@@ -108,11 +109,12 @@ static int clocks_on_idle(void *state, node *nd) {
 enum {
   SUM_TICKS, SUM_INTERNAL, SUM_SEND_NEXT, SUM_SEND_SECOND, SUM_SEND_ALL, SUM_SEND_EVENTS, SUM_RECV_EVENTS,
   SUM_FINAL_LAMPORT, SUM_MAX_JUMP, SUM_DRIFT, SUM_MAX_QUEUE, SUM_MESSAGES_SENT, SUM_RECEIVED, SUM_UNDELIVERED,
-  SUM_I64_COUNT
+  SUM_MAX_RSS, SUM_I64_COUNT
 };
 static const char *const CLOCKS_I64_NAMES[SUM_I64_COUNT] = {
     "ticks", "internal", "send_next", "send_second", "send_all", "send_events", "recv_events",
-    "final_lamport", "max_jump", "drift", "max_queue", "messages_sent", "messages_received", "undelivered"};
+    "final_lamport", "max_jump", "drift", "max_queue", "messages_sent", "messages_received", "undelivered",
+    "max_rss_kb"};
 
 enum { SUM_RATE, SUM_DRIFT_AT, SUM_P99_LATE, SUM_MAX_LATE, SUM_WALL, SUM_F64_COUNT };
 static const char *const CLOCKS_F64_NAMES[SUM_F64_COUNT] = {"tick_rate", "drift_at", "p99_lateness", "max_lateness",
@@ -252,13 +254,17 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
   /* 4 */
   node_stats ns;
   node_get_stats(run.nd, &ns);
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  getrusage(RUSAGE_SELF, &ru); /* peak resident memory of this rank, in KiB on Linux */
   int64_t mine[SUM_I64_COUNT] = {
       [SUM_TICKS] = ns.ticks, [SUM_INTERNAL] = ns.events[TRACE_INTERNAL],
       [SUM_SEND_NEXT] = st.steps[CLOCKS_NEXT], [SUM_SEND_SECOND] = st.steps[CLOCKS_SECOND],
       [SUM_SEND_ALL] = st.steps[CLOCKS_ALL], [SUM_SEND_EVENTS] = ns.events[TRACE_SEND],
       [SUM_RECV_EVENTS] = ns.events[TRACE_RECV], [SUM_FINAL_LAMPORT] = node_lamport(run.nd),
       [SUM_MAX_JUMP] = ns.max_lamport_jump, [SUM_DRIFT] = drift, [SUM_MAX_QUEUE] = ns.max_queue,
-      [SUM_MESSAGES_SENT] = ns.data_sent, [SUM_RECEIVED] = ns.received, [SUM_UNDELIVERED] = ns.undelivered};
+      [SUM_MESSAGES_SENT] = ns.data_sent, [SUM_RECEIVED] = ns.received, [SUM_UNDELIVERED] = ns.undelivered,
+      [SUM_MAX_RSS] = (int64_t)ru.ru_maxrss};
   double fmine[SUM_F64_COUNT] = {[SUM_RATE] = st.rate, [SUM_DRIFT_AT] = drift_at, [SUM_P99_LATE] = ns.p99_lateness_s,
                                  [SUM_MAX_LATE] = ns.max_lateness_s, [SUM_WALL] = wall};
   int64_t *iv = NULL;

@@ -130,6 +130,22 @@ def test_periodic_trace_blocks():
     assert cols["ticks"].tolist() == [800, 1000, 1200]
 
 
+def peak_rss_kb(duration, flush):
+    path, _ = run_clocks(3, ["--rates", 200000, "--duration", duration, "--flush-every", flush, "-q"])
+    cols, _, _ = clocks_check.read_clocks(path)
+    return int(cols["max_rss_kb"].max())
+
+
+def test_memory_bounded_by_trace_blocks():
+    # 200,000 ticks per second per rank: 4x the duration must not need more memory when the trace
+    # is written in blocks (0.1 s), while without blocks the same runs grow by tens of MB
+    # (the control shows that the measurement would see the growth)
+    blocks = peak_rss_kb(4, 0.1) - peak_rss_kb(1, 0.1)
+    whole = peak_rss_kb(4, 0) - peak_rss_kb(1, 0)
+    assert blocks < 8 * 1024, f"peak memory grew by {blocks} KiB with trace blocks"
+    assert whole > 16 * 1024, f"control: only {whole} KiB of growth without blocks"
+
+
 def test_untraced_run_still_summarises():
     path, out = run_clocks(3, ["--rates", "3,4,5", "--duration", 10, "--speedup", 40, "--no-trace"])
     run = harness.check_schema(path)
@@ -159,7 +175,8 @@ def test_bad_input():
 
 FAST = [test_bad_input, test_invariants_three_ranks, test_rates_are_honoured, test_presets_and_overrides]
 SLOW = [test_invariants_seven_ranks, test_determinism_same_seed_same_draws, test_two_ranks_second_is_the_other,
-        test_slow_rank_queue_grows, test_periodic_trace_blocks, test_untraced_run_still_summarises]
+        test_slow_rank_queue_grows, test_periodic_trace_blocks, test_untraced_run_still_summarises,
+        test_memory_bounded_by_trace_blocks]
 
 if __name__ == "__main__":
     harness.main(FAST)
