@@ -278,12 +278,13 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
   if ((rc = node_gather_f64(run.nd, fmine, SUM_F64_COUNT, fv))) cs_fatal("gathering the summary", rc);
   /* 5: every MPI message sent was received into a queue, and every one of those was either
    * taken (a RECV event) or reported as undelivered. */
-  int64_t check[3] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered}, sums[3];
-  if ((rc = node_allreduce_i64(run.nd, check, 3, sums, 0))) cs_fatal("checking the message count", rc);
+  int64_t check[4] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered, ns.stopped}, sums[4];
+  if ((rc = node_allreduce_i64(run.nd, check, 4, sums, 0))) cs_fatal("checking the message count", rc);
   int lost = sums[0] != sums[1] || sums[1] != sums[2];
   /* 6 */
   if (rank == 0) {
     print_summary(cfg, n, iv, fv, st.delta);
+    if (sums[3]) printf("stopped early by a signal: the ticks were cut short and the file is marked complete = 0\n");
     if (lost)
       fprintf(stderr, "consensus clocks: %lld messages sent, %lld arrived, %lld delivered or reported: some were lost\n",
               (long long)sums[0], (long long)sums[1], (long long)sums[2]);
