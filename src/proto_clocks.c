@@ -116,10 +116,19 @@ static const char *const CLOCKS_I64_NAMES[SUM_I64_COUNT] = {
     "final_lamport", "max_jump", "drift", "max_queue", "messages_sent", "messages_received", "undelivered",
     "max_rss_kb"};
 
-enum { SUM_RATE, SUM_DRIFT_AT, SUM_P99_LATE, SUM_MAX_LATE, SUM_WALL, SUM_F64_COUNT };
-static const char *const CLOCKS_F64_NAMES[SUM_F64_COUNT] = {"tick_rate", "drift_at", "p99_lateness", "max_lateness",
-                                                            "wall_seconds"};
-static const char *const CLOCKS_F64_UNITS[SUM_F64_COUNT] = {"1/s (model)", "s (model)", "s", "s", "s"};
+enum { SUM_RATE, SUM_DRIFT_AT, SUM_P99_LATE, SUM_MAX_LATE, SUM_WALL, SUM_CPU, SUM_F64_COUNT };
+static const char *const CLOCKS_F64_NAMES[SUM_F64_COUNT] = {"tick_rate",    "drift_at",     "p99_lateness",
+                                                            "max_lateness", "wall_seconds", "cpu_seconds"};
+static const char *const CLOCKS_F64_UNITS[SUM_F64_COUNT] = {"1/s (model)", "s (model)", "s", "s", "s", "s"};
+
+/* CPU seconds (user + system) this process has used so far. */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+         1e-6 * (double)ru.ru_stime.tv_usec;
+}
 
 /* Drift of this rank: 1. fill the samples after its last tick with its final L; 2. the fastest
  * clock at every sample point is the max over ranks (one allreduce, bounded by
@@ -244,9 +253,9 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
     return rc;
   }
   node_protocol proto = {.state = &st, .on_receive = clocks_on_receive, .on_idle = clocks_on_idle};
-  double started = node_now_s(run.nd);
+  double started = node_now_s(run.nd), cpu_started = cpu_seconds();
   if ((rc = node_run(run.nd, &proto))) cs_fatal("running the scale model", rc);
-  double wall = node_now_s(run.nd) - started;
+  double wall = node_now_s(run.nd) - started, cpu = cpu_seconds() - cpu_started;
   /* 3 */
   int64_t drift = 0;
   double drift_at = 0;
@@ -266,7 +275,7 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
       [SUM_MESSAGES_SENT] = ns.data_sent, [SUM_RECEIVED] = ns.received, [SUM_UNDELIVERED] = ns.undelivered,
       [SUM_MAX_RSS] = (int64_t)ru.ru_maxrss};
   double fmine[SUM_F64_COUNT] = {[SUM_RATE] = st.rate, [SUM_DRIFT_AT] = drift_at, [SUM_P99_LATE] = ns.p99_lateness_s,
-                                 [SUM_MAX_LATE] = ns.max_lateness_s, [SUM_WALL] = wall};
+                                 [SUM_MAX_LATE] = ns.max_lateness_s, [SUM_WALL] = wall, [SUM_CPU] = cpu};
   int64_t *iv = NULL;
   double *fv = NULL;
   if (rank == 0) {
