@@ -53,6 +53,14 @@ def test_rates_are_honoured():
     assert run["ranks"]["tick_rate"].tolist() == rates
 
 
+def test_tick_count_exact_despite_rounding():
+    # 5 model s at speed-up 3: the wall deadline k/(r*3) compared with 5/3 rounds so that
+    # k = 5r looked earlier than the end, which gave one tick too many (6, 11, 36)
+    path, _ = run_clocks(3, ["--rates", "1,2,7", "--duration", 5, "--speedup", 3, "--no-trace", "-q"])
+    cols, _, _ = clocks_check.read_clocks(path)
+    assert cols["ticks"].tolist() == [5, 10, 35], cols["ticks"]
+
+
 def idle_events(run, r):
     ev = run["events"]
     rows = clocks_check.per_rank(ev, run["n"])[r]
@@ -173,7 +181,8 @@ def test_bad_input():
         assert not os.path.exists(out) and not os.path.exists(out + ".partial"), args
 
 
-FAST = [test_bad_input, test_invariants_three_ranks, test_rates_are_honoured, test_presets_and_overrides]
+FAST = [test_bad_input, test_invariants_three_ranks, test_rates_are_honoured, test_tick_count_exact_despite_rounding,
+        test_presets_and_overrides]
 SLOW = [test_invariants_seven_ranks, test_determinism_same_seed_same_draws, test_two_ranks_second_is_the_other,
         test_slow_rank_queue_grows, test_periodic_trace_blocks, test_untraced_run_still_summarises,
         test_memory_bounded_by_trace_blocks]
