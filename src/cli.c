@@ -436,6 +436,8 @@ static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
       if (!p->given[OPT_P_INTERNAL]) cfg->p_internal = low ? 0.5 : 0.7;
       if (!p->given[OPT_DURATION]) cfg->duration_s = 60;
     }
+    /* Long clocks runs write their trace in blocks by default, so memory stays bounded. */
+    if (!p->given[OPT_FLUSH]) cfg->flush_interval_s = CLI_CLOCKS_FLUSH_S;
     if (n < 2) return fail(p, "the scale model needs at least 2 ranks (mpirun -np 3 ./consensus clocks)");
     if (cfg->rates_kind == CS_RATES_UNTHROTTLED) {
       cfg->rates_kind = CS_RATES_RANGE;

@@ -6,6 +6,7 @@
 #include "consensus/cs_error.h"
 #include "consensus/node.h"
 #include "consensus/proto_byz.h"
+#include "consensus/proto_clocks.h"
 #include "consensus/proto_replay.h"
 #include "consensus/run.h"
 
@@ -19,7 +20,7 @@ static int dispatch(MPI_Comm world, const cs_config *cfg, int rank) {
     case CS_CMD_REPLAY: return replay_main(world, cfg);
     case CS_CMD_BYZ: return byz_main(world, cfg);
     case CS_CMD_BENCH: return bench_main(world, cfg);
-    case CS_CMD_CLOCKS:
+    case CS_CMD_CLOCKS: return clocks_main(world, cfg);
     case CS_CMD_NONE: break;
   }
   char line[128];

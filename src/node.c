@@ -709,10 +709,20 @@ static int shutdown_exchange(node *nd) {
   return 0;
 }
 
+/* The number of ticks of a throttled run with a duration: tick k exists iff its model time k/r
+ * is before the end D, so there are ceil(D*r). Counted in model units: comparing the wall
+ * deadline k*P with D/speedup rounds the two sides differently and could add a tick (D = 5,
+ * r = 1, speedup 3 gave 6). A product within a relative 1e-12 above an integer counts as
+ * that integer (0.3 * 10 = 3.0000000000000004 is 3 ticks). */
+static int64_t ticks_in_run(double duration_s, double rate_hz) {
+  double x = duration_s * rate_hz, below = floor(x);
+  return x - below <= 1e-12 * x ? (int64_t)below : (int64_t)below + 1;
+}
+
 /* The tick loop, in steps, for tick k of a rank with period P = 1/(rate*speedup):
  *   1. drain arrivals; on a stop request, tell the peers and stop at the next epoch (or now);
  *   2. stop when the protocol is finished (runs without a duration);
- *   3. throttled: stop when the deadline k*P reaches the end; write the trace blocks due
+ *   3. throttled: stop after the run's ceil(D*r) ticks (ticks_in_run); write the trace blocks due
  *      before the deadline; wait for the deadline (absolute, so error never accumulates);
  *   4. the tick: the oldest acceptable queued message becomes a RECV event, else the protocol's
  *      idle step; an unthrottled rank whose idle step did nothing (no event, no message posted)
@@ -723,6 +733,7 @@ int node_run(node *nd, const node_protocol *proto) {
   const node_options *o = &nd->opt;
   double period = o->tick_rate_hz > 0 ? 1.0 / (o->tick_rate_hz * o->speedup) : 0.0;
   double end_wall = o->duration_s > 0 ? o->duration_s / o->speedup : INFINITY;
+  int64_t n_ticks = period > 0 && o->duration_s > 0 ? ticks_in_run(o->duration_s, o->tick_rate_hz) : INT64_MAX;
   for (int64_t k = 0;; k++) {
     CS_TRY(progress(nd)); /* 1 */
     if (node_stopping(nd)) {
@@ -733,7 +744,7 @@ int node_run(node *nd, const node_protocol *proto) {
     if (o->duration_s <= 0 && proto->is_finished && proto->is_finished(proto->state, nd)) break; /* 2 */
     if (period > 0) { /* 3 */
       double deadline = (double)k * period;
-      if (deadline >= end_wall) break;
+      if (k >= n_ticks) break;
       while (nd->epochs_done < nd->epochs_total && !nd->stop_agreed &&
              (double)(nd->epochs_done + 1) * o->flush_interval_s <= deadline)
         CS_TRY(flush_epoch(nd));

@@ -54,6 +54,13 @@ static void test_defaults(void) {
   CHECK_INT(cfg.rate_hi, 6);
   CHECK(cfg.duration_s == 60.0);
   CHECK(cfg.p_internal == 0.7);
+  CHECK(cfg.flush_interval_s == CLI_CLOCKS_FLUSH_S); /* clocks flushes in blocks by default */
+  cli_free(&cfg);
+  expect_ok("consensus clocks --flush-every 0", 3, &cfg);
+  CHECK(cfg.flush_interval_s == 0.0); /* ... unless told not to */
+  cli_free(&cfg);
+  expect_ok("consensus replay tests/data/three_process.txt", 3, &cfg);
+  CHECK(cfg.flush_interval_s == 0.0); /* replay keeps its whole trace until the end */
   cli_free(&cfg);
 }
 
@@ -171,6 +178,12 @@ static void test_usage_errors(void) {
   expect_usage("consensus clocks --rates 1,-2,3", 3, "must be > 0");
   expect_usage("consensus clocks --rates fast", 3, "not a number");
   expect_usage("consensus clocks --p-internal 1.5", 3, "not a probability");
+  expect_usage("consensus clocks --p-internal -0.1", 3, "not a probability");
+  expect_usage("consensus clocks --rates 1,0,3", 3, "must be > 0");
+  expect_usage("consensus clocks --rates 1,2,3,4", 3, "more entries than the run has ranks");
+  expect_usage("consensus clocks --duration -5", 3, "must be > 0");
+  expect_usage("consensus clocks --speedup 0", 3, "must be > 0");
+  expect_usage("consensus clocks", 1, "at least 2 ranks");
   expect_usage("consensus clocks --duration 0", 3, "must be > 0");
   expect_usage("consensus clocks --speedup -2", 3, "must be > 0");
   expect_usage("consensus clocks --speedup nan", 3, "not a number");

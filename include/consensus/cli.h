@@ -78,6 +78,9 @@ typedef struct cs_config {
   char *command_line;
 } cs_config;
 
+/* The default --flush-every of clocks, in wall seconds (byz and replay default to 0: at the end). */
+#define CLI_CLOCKS_FLUSH_S 1.0
+
 /* cli_parse outcomes besides 0 and CS_EUSAGE. */
 enum { CLI_HELP = 1, CLI_VERSION = 2 };
 

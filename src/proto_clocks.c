@@ -1,0 +1,312 @@
+/* The scale model: ranks tick at their own rates, take one queued message per tick or draw an idle step, and report jumps, drift and queues. */
+#include "consensus/proto_clocks.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "consensus/cs_error.h"
+#include "consensus/node.h"
+#include "consensus/rng.h"
+#include "consensus/run.h"
+
+clocks_step clocks_choose(double u, double p_internal) {
+  if (u < p_internal) return CLOCKS_INTERNAL;
+  double share = (1.0 - p_internal) / 3.0;
+  int j = (int)((u - p_internal) / share); /* 0, 1 or 2; rounding can give 3 at u -> 1 */
+  if (j > 2) j = 2;
+  if (j < 0) j = 0;
+  return (clocks_step)(CLOCKS_NEXT + j);
+}
+
+int clocks_targets(clocks_step step, int rank, int n, int *dsts) {
+  switch (step) {
+    case CLOCKS_NEXT: dsts[0] = (rank + 1) % n; return 1;
+    case CLOCKS_SECOND:
+      dsts[0] = (rank + 2) % n;
+      if (dsts[0] == rank) dsts[0] = (rank + 1) % n; /* n = 2: the other rank, as k=1 */
+      return 1;
+    case CLOCKS_ALL: {
+      int k = 0;
+      for (int r = 0; r < n; r++)
+        if (r != rank) dsts[k++] = r;
+      return k;
+    }
+    case CLOCKS_INTERNAL:
+    case CLOCKS_STEP_COUNT: break;
+  }
+  return 0;
+}
+
+double clocks_sample_interval(double duration_s, double max_rate) {
+  double by_count = duration_s / (CLOCKS_MAX_SAMPLES - 1);
+  double by_rate = max_rate > 0 ? 1.0 / max_rate : by_count;
+  return by_rate > by_count ? by_rate : by_count;
+}
+
+/* ---- the protocol --------------------------------------------------------------------------------- */
+
+/* One rank's state. Every tick of a clocks run makes exactly one event (a receive or an idle
+ * step), so the callbacks count the ticks: tick k is at model time k / rate. */
+typedef struct clocks_state {
+  int rank, n;
+  double rate;       /* ticks per model second */
+  double p_internal;
+  rng_stream rng;    /* rng_seed(seed, RNG_IDLE, rank): the idle draws */
+  int *dsts;         /* n - 1 entries */
+  int64_t ticks;     /* callbacks so far: the index of the current tick */
+  int64_t steps[CLOCKS_STEP_COUNT];
+  lamport_t last_lamport; /* L after the previous tick */
+  /* drift samples: L of this rank at model times j * delta, j = 0 .. n_samples-1 */
+  double delta;
+  int64_t n_samples, next_sample;
+  int64_t *samples;
+} clocks_state;
+
+/* Records the samples due before the current tick: sample j holds L after every tick at model
+ * time <= j * delta, i.e. the value before this tick for every j * delta < k / rate. */
+static void take_samples(clocks_state *s) {
+  double tick_model_s = (double)s->ticks / s->rate;
+  while (s->next_sample < s->n_samples && (double)s->next_sample * s->delta < tick_model_s)
+    s->samples[s->next_sample++] = s->last_lamport;
+  s->ticks++;
+}
+
+/* The runtime already merged the clocks and traced the RECV; the scale model only counts it. */
+static int clocks_on_receive(void *state, node *nd, const node_message *msg) {
+  (void)msg;
+  clocks_state *s = state;
+  take_samples(s);
+  s->last_lamport = node_lamport(nd);
+  return 0;
+}
+
+/* The idle step, in steps: 1. draw u in [0, 1) from this rank's stream; 2. map it to a step
+ * (clocks_choose); 3. internal event, or one send event to the step's destinations (the message
+ * carries L and V, which is the course's "send its logical clock"). */
+static int clocks_on_idle(void *state, node *nd) {
+  clocks_state *s = state;
+  take_samples(s);
+  double u = rng_unit(&s->rng);                   /* 1 */
+  clocks_step step = clocks_choose(u, s->p_internal); /* 2 */
+  s->steps[step]++;
+  int rc; /* 3 */
+  if (step == CLOCKS_INTERNAL) {
+    rc = node_internal(nd);
+  } else {
+    int k = clocks_targets(step, s->rank, s->n, s->dsts);
+    rc = k == 1 ? node_send(nd, s->dsts[0], NULL, 0) : node_multicast(nd, s->dsts, k, NULL, 0);
+  }
+  s->last_lamport = node_lamport(nd);
+  return rc;
+}
+
+/* ---- the summary ------------------------------------------------------------------------------------ */
+
+/* Per-rank integer columns of the summary, in the order of CLOCKS_I64_NAMES. */
+enum {
+  SUM_TICKS, SUM_INTERNAL, SUM_SEND_NEXT, SUM_SEND_SECOND, SUM_SEND_ALL, SUM_SEND_EVENTS, SUM_RECV_EVENTS,
+  SUM_FINAL_LAMPORT, SUM_MAX_JUMP, SUM_DRIFT, SUM_MAX_QUEUE, SUM_MESSAGES_SENT, SUM_RECEIVED, SUM_UNDELIVERED,
+  SUM_MAX_RSS, SUM_I64_COUNT
+};
+static const char *const CLOCKS_I64_NAMES[SUM_I64_COUNT] = {
+    "ticks", "internal", "send_next", "send_second", "send_all", "send_events", "recv_events",
+    "final_lamport", "max_jump", "drift", "max_queue", "messages_sent", "messages_received", "undelivered",
+    "max_rss_kb"};
+
+enum { SUM_RATE, SUM_DRIFT_AT, SUM_P99_LATE, SUM_MAX_LATE, SUM_WALL, SUM_CPU, SUM_F64_COUNT };
+static const char *const CLOCKS_F64_NAMES[SUM_F64_COUNT] = {"tick_rate",    "drift_at",     "p99_lateness",
+                                                            "max_lateness", "wall_seconds", "cpu_seconds"};
+static const char *const CLOCKS_F64_UNITS[SUM_F64_COUNT] = {"1/s (model)", "s (model)", "s", "s", "s", "s"};
+
+/* CPU seconds (user + system) this process has used so far. */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+         1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* Drift of this rank: 1. fill the samples after its last tick with its final L; 2. the fastest
+ * clock at every sample point is the max over ranks (one allreduce, bounded by
+ * CLOCKS_MAX_SAMPLES); 3. drift = max_j (fastest_j - L_j), drift_at = the first such j * delta.
+ * Collective. */
+static int compute_drift(clocks_state *s, node *nd, int64_t *drift, double *drift_at) {
+  while (s->next_sample < s->n_samples) s->samples[s->next_sample++] = s->last_lamport; /* 1 */
+  int64_t *fastest = malloc((size_t)s->n_samples * sizeof *fastest);
+  if (!fastest) return CS_ENOMEM;
+  int rc = node_allreduce_i64(nd, s->samples, (int)s->n_samples, fastest, 1); /* 2 */
+  *drift = 0;
+  *drift_at = 0;
+  for (int64_t j = 0; !rc && j < s->n_samples; j++) /* 3 */
+    if (fastest[j] - s->samples[j] > *drift) {
+      *drift = fastest[j] - s->samples[j];
+      *drift_at = (double)j * s->delta;
+    }
+  free(fastest);
+  return rc;
+}
+
+static void print_summary(const cs_config *cfg, int n, const int64_t *iv, const double *fv, double delta) {
+  printf("clocks: %d ranks, %g model s at speedup %g, p-internal %g, seed %llu%s%s\n", n, cfg->duration_s,
+         cfg->speedup, cfg->p_internal, (unsigned long long)cfg->seed, cfg->preset ? ", preset " : "",
+         cfg->preset ? cfg->preset : "");
+  printf("%4s %6s %8s %8s %6s %6s %6s %8s %8s %8s %6s %9s %11s\n", "rank", "rate", "ticks", "internal", "send1",
+         "send2", "sendall", "recv", "final_L", "max_jump", "drift", "max_queue", "undelivered");
+  int64_t sent = 0, delivered = 0, undelivered = 0, events = 0;
+  double wall = 0, p99 = 0, late = 0;
+  for (int r = 0; r < n; r++) {
+    const int64_t *v = iv + (size_t)r * SUM_I64_COUNT;
+    const double *f = fv + (size_t)r * SUM_F64_COUNT;
+    printf("%4d %6g %8lld %8lld %6lld %6lld %6lld %8lld %8lld %8lld %6lld %9lld %11lld\n", r, f[SUM_RATE],
+           (long long)v[SUM_TICKS], (long long)v[SUM_INTERNAL], (long long)v[SUM_SEND_NEXT],
+           (long long)v[SUM_SEND_SECOND], (long long)v[SUM_SEND_ALL], (long long)v[SUM_RECV_EVENTS],
+           (long long)v[SUM_FINAL_LAMPORT], (long long)v[SUM_MAX_JUMP], (long long)v[SUM_DRIFT],
+           (long long)v[SUM_MAX_QUEUE], (long long)v[SUM_UNDELIVERED]);
+    sent += v[SUM_MESSAGES_SENT];
+    delivered += v[SUM_RECV_EVENTS];
+    undelivered += v[SUM_UNDELIVERED];
+    events += v[SUM_INTERNAL] + v[SUM_SEND_EVENTS] + v[SUM_RECV_EVENTS];
+    if (f[SUM_WALL] > wall) wall = f[SUM_WALL];
+    if (f[SUM_P99_LATE] > p99) p99 = f[SUM_P99_LATE];
+    if (f[SUM_MAX_LATE] > late) late = f[SUM_MAX_LATE];
+  }
+  printf("messages: %lld sent, %lld delivered, %lld undelivered (still queued at the end)\n", (long long)sent,
+         (long long)delivered, (long long)undelivered);
+  printf("drift: largest gap to the fastest Lamport clock, sampled every %g model s\n", delta);
+  printf("events: %lld in %.3f wall s (%.0f events/s); tick lateness: p99 %.3f ms, max %.3f ms (worst rank)\n",
+         (long long)events, wall, wall > 0 ? (double)events / wall : 0.0, 1e3 * p99, 1e3 * late);
+}
+
+/* Writes /clocks: one row per rank, and the experiment's parameters as attributes. Collective. */
+static int write_clocks_group(h5out *out, const cs_config *cfg, int n, const int64_t *iv, const double *fv,
+                              double delta, int64_t n_samples, int rank) {
+  int rc = 0;
+  int64_t *col = NULL;
+  double *fcol = NULL;
+  int32_t *ranks = NULL;
+  if (rank == 0) {
+    col = malloc((size_t)n * sizeof *col);
+    fcol = malloc((size_t)n * sizeof *fcol);
+    ranks = malloc((size_t)n * sizeof *ranks);
+    if (!col || !fcol || !ranks) cs_fatal("writing /clocks", CS_ENOMEM); /* the others wait in a collective */
+    for (int r = 0; r < n; r++) ranks[r] = r;
+  }
+  if ((rc = h5out_table(out, "/clocks", "rank", H5OUT_I32, n, 1, ranks, NULL))) goto done;
+  for (int c = 0; c < SUM_F64_COUNT; c++) {
+    for (int r = 0; rank == 0 && r < n; r++) fcol[r] = fv[(size_t)r * SUM_F64_COUNT + c];
+    if ((rc = h5out_table(out, "/clocks", CLOCKS_F64_NAMES[c], H5OUT_F64, n, 1, fcol, CLOCKS_F64_UNITS[c]))) goto done;
+  }
+  for (int c = 0; c < SUM_I64_COUNT; c++) {
+    for (int r = 0; rank == 0 && r < n; r++) col[r] = iv[(size_t)r * SUM_I64_COUNT + c];
+    if ((rc = h5out_table(out, "/clocks", CLOCKS_I64_NAMES[c], H5OUT_I64, n, 1, col, NULL))) goto done;
+  }
+  if ((rc = h5out_attr_double(out, "/clocks", "duration", cfg->duration_s))) goto done;
+  if ((rc = h5out_attr_double(out, "/clocks", "p_internal", cfg->p_internal))) goto done;
+  if ((rc = h5out_attr_double(out, "/clocks", "sample_interval", delta))) goto done;
+  if ((rc = h5out_attr_int(out, "/clocks", "samples", n_samples))) goto done;
+  if ((rc = h5out_attr_string(out, "/clocks", "preset", cfg->preset ? cfg->preset : ""))) goto done;
+  rc = h5out_attr_double(out, "/", "duration", cfg->duration_s);
+done:
+  free(col);
+  free(fcol);
+  free(ranks);
+  return rc;
+}
+
+/* ---- main ---------------------------------------------------------------------------------------------- */
+
+/* The run, in steps: 1. options: this rank's rate, the duration, periodic trace blocks;
+ * 2. open the file and run the tick loop; 3. drift from the samples; 4. gather the per-rank
+ * summary on rank 0; 5. check that every message sent was delivered or reported; 6. print,
+ * write /clocks and close. */
+int clocks_main(MPI_Comm comm, const cs_config *cfg) {
+  int n = cfg->n_ranks, rank = 0, rc;
+  MPI_Comm_rank(comm, &rank);
+  /* 1 */
+  node_options opt = run_node_options(cfg, rank);
+  opt.duration_s = cfg->duration_s;
+  double max_rate = 0;
+  for (int r = 0; r < n; r++)
+    if (cli_rate_of(cfg, r) > max_rate) max_rate = cli_rate_of(cfg, r);
+  clocks_state st;
+  memset(&st, 0, sizeof st);
+  st.rank = rank;
+  st.n = n;
+  st.rate = opt.tick_rate_hz;
+  st.p_internal = cfg->p_internal;
+  rng_seed(&st.rng, cfg->seed, RNG_IDLE, (uint64_t)rank);
+  st.delta = clocks_sample_interval(cfg->duration_s, max_rate);
+  st.n_samples = (int64_t)floor(cfg->duration_s / st.delta) + 1;
+  if (st.n_samples > CLOCKS_MAX_SAMPLES) st.n_samples = CLOCKS_MAX_SAMPLES;
+  st.samples = malloc((size_t)st.n_samples * sizeof *st.samples);
+  st.dsts = malloc((size_t)n * sizeof *st.dsts);
+  if (!st.samples || !st.dsts) cs_fatal("allocating the clocks state", CS_ENOMEM);
+  /* 2 */
+  cs_run run;
+  if ((rc = run_begin(comm, cfg, &opt, &run))) {
+    free(st.samples);
+    free(st.dsts);
+    return rc;
+  }
+  node_protocol proto = {.state = &st, .on_receive = clocks_on_receive, .on_idle = clocks_on_idle};
+  double started = node_now_s(run.nd), cpu_started = cpu_seconds();
+  if ((rc = node_run(run.nd, &proto))) cs_fatal("running the scale model", rc);
+  double wall = node_now_s(run.nd) - started, cpu = cpu_seconds() - cpu_started;
+  /* 3 */
+  int64_t drift = 0;
+  double drift_at = 0;
+  if ((rc = compute_drift(&st, run.nd, &drift, &drift_at))) cs_fatal("computing the drift", rc);
+  /* 4 */
+  node_stats ns;
+  node_get_stats(run.nd, &ns);
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  getrusage(RUSAGE_SELF, &ru); /* peak resident memory of this rank, in KiB on Linux */
+  int64_t mine[SUM_I64_COUNT] = {
+      [SUM_TICKS] = ns.ticks, [SUM_INTERNAL] = ns.events[TRACE_INTERNAL],
+      [SUM_SEND_NEXT] = st.steps[CLOCKS_NEXT], [SUM_SEND_SECOND] = st.steps[CLOCKS_SECOND],
+      [SUM_SEND_ALL] = st.steps[CLOCKS_ALL], [SUM_SEND_EVENTS] = ns.events[TRACE_SEND],
+      [SUM_RECV_EVENTS] = ns.events[TRACE_RECV], [SUM_FINAL_LAMPORT] = node_lamport(run.nd),
+      [SUM_MAX_JUMP] = ns.max_lamport_jump, [SUM_DRIFT] = drift, [SUM_MAX_QUEUE] = ns.max_queue,
+      [SUM_MESSAGES_SENT] = ns.data_sent, [SUM_RECEIVED] = ns.received, [SUM_UNDELIVERED] = ns.undelivered,
+      [SUM_MAX_RSS] = (int64_t)ru.ru_maxrss};
+  double fmine[SUM_F64_COUNT] = {[SUM_RATE] = st.rate, [SUM_DRIFT_AT] = drift_at, [SUM_P99_LATE] = ns.p99_lateness_s,
+                                 [SUM_MAX_LATE] = ns.max_lateness_s, [SUM_WALL] = wall, [SUM_CPU] = cpu};
+  int64_t *iv = NULL;
+  double *fv = NULL;
+  if (rank == 0) {
+    iv = malloc((size_t)n * SUM_I64_COUNT * sizeof *iv);
+    fv = malloc((size_t)n * SUM_F64_COUNT * sizeof *fv);
+    if (!iv || !fv) cs_fatal("gathering the summary", CS_ENOMEM);
+  }
+  if ((rc = node_gather_i64(run.nd, mine, SUM_I64_COUNT, iv))) cs_fatal("gathering the summary", rc);
+  if ((rc = node_gather_f64(run.nd, fmine, SUM_F64_COUNT, fv))) cs_fatal("gathering the summary", rc);
+  /* 5: every MPI message sent was received into a queue, and every one of those was either
+   * taken (a RECV event) or reported as undelivered. */
+  int64_t check[4] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered, ns.stopped}, sums[4];
+  if ((rc = node_allreduce_i64(run.nd, check, 4, sums, 0))) cs_fatal("checking the message count", rc);
+  int lost = sums[0] != sums[1] || sums[1] != sums[2];
+  /* 6 */
+  if (rank == 0) {
+    print_summary(cfg, n, iv, fv, st.delta);
+    if (sums[3]) printf("stopped early by a signal: the ticks were cut short and the file is marked complete = 0\n");
+    if (lost)
+      fprintf(stderr, "consensus clocks: %lld messages sent, %lld arrived, %lld delivered or reported: some were lost\n",
+              (long long)sums[0], (long long)sums[1], (long long)sums[2]);
+  }
+  if ((rc = write_clocks_group(run.out, cfg, n, iv, fv, st.delta, st.n_samples, rank))) cs_fatal("writing /clocks", rc);
+  char saved[4200];
+  snprintf(saved, sizeof saved, "%s", h5out_path(run.out));
+  int status = run_end(&run, 0);
+  if (rank == 0 && status == 0) printf("wrote %s\n", saved);
+  fflush(stdout);
+  free(iv);
+  free(fv);
+  free(st.samples);
+  free(st.dsts);
+  return status ? status : lost ? CS_EXIT_FAILED : 0;
+}
