@@ -42,6 +42,11 @@ class Cluster:
         for k in list(self.env):
             if k.startswith("OMPI_"):
                 del self.env[k]
+        # except one: the test node claims 8 CPUs on a 2-core machine, so its jobs are really
+        # oversubscribed, and Open MPI (told nothing) busy-polls. Measured: a SIGTERM'd run then
+        # took 4-10 s instead of 0.06 s to close its file, longer than KillWait. mpirun sets this
+        # itself when it knows it oversubscribes; under SLURM nobody knows but us.
+        self.env["OMPI_MCA_mpi_yield_when_idle"] = "1"
 
     def cmd(self, args, check=True):
         p = subprocess.run(args, capture_output=True, text=True, env=self.env, cwd=self.submit_dir, timeout=60)
@@ -183,40 +188,42 @@ def check_cs262(cluster, job):
         print(f"ok cs262 task {task}: {path}")
 
 
-def check_scancel(cluster, launcher):
-    """A long clocks run cancelled mid-way leaves FILE (renamed) with complete = 0 and a whole trace."""
-    job = cluster.sbatch("clocks.sbatch", ["--rates", "4-8", "--duration", "3600", "--speedup", "1",
-                                           "--flush-every", "0.5"], env={"CONSENSUS_LAUNCHER": launcher})
-    st = cluster.wait(job, until=DONE | {"RUNNING"})
-    path = cluster.result(job, "clocks.h5")
-    what = f"scancel of a clocks job through {launcher}"
-    for _ in range(20):  # a few flush epochs (--flush-every 0.5) before the signal
-        if st[None][0] != "RUNNING" or NOT_BUILT in cluster.output(job):
-            break
-        time.sleep(0.2)
+def check_scancel(cluster, launcher, script, args, name, opts=()):
+    """A long run cancelled mid-way leaves FILE (renamed) with complete = 0 and a whole trace."""
+    job = cluster.sbatch(script, args, opts, env={"CONSENSUS_LAUNCHER": launcher})
+    path = cluster.result(job, name)
+    what = f"scancel of a {script} job through {launcher}"
+    # 1. Wait until the run has opened its file (then its signal handlers are in place), plus
+    #    a couple of seconds of ticks and flushes; a job that says "not built yet" is a SKIP.
+    deadline, seen = time.monotonic() + 120, None
+    while time.monotonic() < deadline:
         st = cluster.states(job)
-    if NOT_BUILT in cluster.output(job):
-        cluster.wait(job)
-        not_built(cluster, job, None, what)
+        if st[None][0] in DONE or (seen and time.monotonic() > seen + 2):
+            break
+        if seen is None and os.path.exists(path + ".partial"):
+            seen = time.monotonic()
+        time.sleep(0.1)
+    if st[None][0] in DONE and not_built(cluster, job, None, what):
         return
-    assert st[None][0] == "RUNNING", f"clocks job {job} ended by itself: {st}\n{cluster.output(job)}"
+    assert st[None][0] == "RUNNING" and seen, f"{script} job {job}: {st}, file seen: {seen}\n{cluster.output(job)}"
+    # 2. Cancel: SIGTERM to every rank (and to the launcher), SIGKILL after KillWait.
     cluster.cmd(["scancel", job])
     st = cluster.wait(job)
     assert st[None][0] == "CANCELLED", st
     out = cluster.output(job)
+    # 3. The file was closed and renamed, marked incomplete, with every event up to the signal.
     assert os.path.exists(path), f"{path} missing after scancel\n{out}"
     assert not os.path.exists(path + ".partial")
     a = attrs(path)
     assert int(a["complete"]) == 0 and int(a["stopped_by_signal"]) == 1, a
-    run = harness.check_schema(path, complete=0)  # per rank: seq contiguous from 0
+    run = harness.check_schema(path, complete=0)  # per rank: seq contiguous from 0, clocks consistent
     ev = run["events"]
-    for r in range(3):
-        assert np.sum(ev["rank"] == r) > 0, f"rank {r} recorded no events"
-    # the ranks were in the job's process tree, so nothing of the job outlives it
+    assert len(ev["rank"]) > 0, "no events recorded before the signal"
+    # 4. The ranks were in the job's process tree, so nothing of the job outlives it.
     left = subprocess.run(["pgrep", "-f", path], capture_output=True, text=True).stdout.split()
     assert not left, f"processes of job {job} outlived it: {left}"
-    print(f"ok scancel of a clocks job through {launcher}: complete=0, stopped_by_signal=1, "
-          f"{len(ev['rank'])} events with contiguous seq per rank")
+    print(f"ok {what}: complete=0, stopped_by_signal=1, {len(ev['rank'])} events, seq contiguous per rank")
+    return run
 
 
 def check_sweep_grid():
@@ -250,9 +257,13 @@ def run_all(cluster):
     check_byz(cluster, jobs["byz"])
     check_sweep(cluster, jobs["sweep"])
     check_cs262(cluster, jobs["cs262"])
-    # 3. Signals: scancel long clocks runs, through both launchers.
-    check_scancel(cluster, "srun --mpi=pmix")
-    check_scancel(cluster, "mpirun")
+    # 3. Signals: scancel long runs, through both launchers. A replay at 1 tick per second runs
+    #    for about 10 s (16 events), long enough to be cut short; a clocks run for an hour.
+    for launcher in ("srun --mpi=pmix", "mpirun"):
+        run = check_scancel(cluster, launcher, "replay.sbatch", [replay, "--rates", "1", "-q"], "replay.h5", ["-n", "3"])
+        assert len(run["events"]["rank"]) < 16, "the replay ran to its end before the signal"
+        check_scancel(cluster, launcher, "clocks.sbatch", ["--rates", "4-8", "--duration", "3600", "--speedup", "1",
+                                                           "--flush-every", "0.5"], "clocks.h5")
 
 
 def main():
