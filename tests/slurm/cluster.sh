@@ -182,7 +182,8 @@ stop() {
   stop_pid slurmd; stop_pid slurmctld; stop_pid munged
   if [ "${WATCHDOG_SELF:-0}" = 1 ]; then rm -f "$DIR/pids/watchdog"; else stop_pid watchdog; fi
   # 3. Job step daemons (slurmstepd) started by our slurmd inherit CONSENSUS_SLURM_DIR=DIR.
-  for pid in $(pgrep -x slurmstepd 2>/dev/null); do
+  for pid in $(cd /proc && ls -d [0-9]* 2>/dev/null); do   # no pgrep: procps may be missing
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = slurmstepd ] || continue
     if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "CONSENSUS_SLURM_DIR=$DIR"; then
       echo "cluster: killing leftover slurmstepd $pid" >&2; kill -KILL "$pid" 2>/dev/null
     fi
