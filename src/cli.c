@@ -18,7 +18,7 @@ typedef enum opt_id {
   OPT_HELP, OPT_VERSION, OPT_OUTPUT, OPT_FORCE, OPT_SEED, OPT_NO_TRACE, OPT_QUIET, OPT_SHOW_H5,
   OPT_SPEEDUP, OPT_RATES, OPT_FLUSH, OPT_DURATION, OPT_P_INTERNAL, OPT_PRESET, OPT_M, OPT_COMMANDER,
   OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_EXPECT, OPT_ITERATIONS,
-  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_COUNT
+  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_HOSTILE, OPT_COUNT
 } opt_id;
 
 typedef struct opt_spec {
@@ -53,6 +53,7 @@ static const opt_spec OPTIONS[] = {
     {OPT_STRATEGY, "--strategy", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
     {OPT_WIRE, "--wire", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
     {OPT_EXPECT, "--expect-agreement", NULL, 0, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_HOSTILE, "--hostile", NULL, 1, CMD_BIT(CS_CMD_BYZ) | CMD_BIT(CS_CMD_CLOCKS)},
     {OPT_ITERATIONS, "--iterations", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
     {OPT_MAX_BYTES, "--max-bytes", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
     {OPT_OM_MAX_ORAL, "--om-max-oral", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
@@ -400,6 +401,11 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
       else return fail(p, "--wire: '%s' is not round or message", v);
       return 0;
     case OPT_EXPECT: cfg->expect_agreement = 1; return 0;
+    case OPT_HOSTILE:
+      CS_TRY(parse_int(p, name, v, 0, INT32_MAX, &i64));
+      if (i64 >= cfg->n_ranks) return fail(p, "--hostile: rank %s does not exist in a run of %d ranks", v, cfg->n_ranks);
+      cfg->hostile = (int)i64;
+      return 0;
     case OPT_ITERATIONS:
       CS_TRY(parse_int(p, name, v, 1, INT64_C(1) << 40, &cfg->bench_iterations));
       return 0;
@@ -503,6 +509,7 @@ int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, siz
   cfg->bench_iterations = 1000;
   cfg->bench_max_bytes = 65536;
   cfg->bench_om_max_oral = 10000000;
+  cfg->hostile = -1;
   parser p = {.cfg = cfg, .err = err, .errcap = errcap, .prog = "consensus"};
   if (errcap) err[0] = '\0';
   if (n_ranks < 1) return fail(&p, "the run has no ranks");
@@ -591,6 +598,13 @@ int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, siz
   rc = validate(&p, &strategy_ranks, strategy_count);
   for (int r = 0; r < n_ranks; r++)
     cfg->strategy_of[r] = p.strategy_map[r] >= 0 ? (byz_strategy)p.strategy_map[r] : cfg->strategy;
+  /* byz --hostile R: R is a garbage traitor in every trial, besides any others */
+  if (!rc && cfg->command == CS_CMD_BYZ && cfg->hostile >= 0) {
+    if (p.strategy_map[cfg->hostile] >= 0 && p.strategy_map[cfg->hostile] != BYZ_GARBAGE)
+      rc = fail(&p, "--hostile %d contradicts --strategy %d:%s (a hostile rank sends garbage)", cfg->hostile,
+                cfg->hostile, cli_strategy_name(cfg->strategy_of[cfg->hostile]));
+    cfg->strategy_of[cfg->hostile] = BYZ_GARBAGE;
+  }
 done:
   free(strategy_ranks);
   free(p.strategy_map);

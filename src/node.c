@@ -247,7 +247,8 @@ void node_get_stats(const node *nd, node_stats *out) {
   for (int b = 0; b < LATENESS_BINS && total > 0; b++) {
     seen += nd->lateness_hist[b];
     if (seen * 100 >= total * 99) {
-      out->p99_lateness_s = (b + 1) * 10e-6;
+      out->p99_lateness_s = (b + 1) * 10e-6; /* the bin's upper edge, but never above the maximum */
+      if (out->p99_lateness_s > out->max_lateness_s) out->p99_lateness_s = out->max_lateness_s;
       break;
     }
   }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/hostile.h"
 #include "consensus/node.h"
 #include "consensus/rng.h"
 #include "consensus/run.h"
@@ -52,6 +53,7 @@ int64_t byz_closed_form(int n, int m) {
 void byz_traitors_of_trial(const cs_config *cfg, int64_t trial, uint8_t *traitor) {
   int n = cfg->n_ranks;
   memset(traitor, 0, (size_t)n);
+  if (cfg->hostile >= 0) traitor[cfg->hostile] = 1; /* a hostile rank is a garbage traitor in every trial */
   if (cfg->traitor_count < 0) {
     for (int k = 0; k < cfg->n_traitors; k++) traitor[cfg->traitors[k]] = 1;
     return;
@@ -239,38 +241,22 @@ static void put_header(uint8_t *p, const byz *b, int kind, int round, int value,
 }
 
 /* One malformed message to `to`, of a kind drawn from (seed, trial, sender, round, recipient):
- * random bytes, a huge claimed length, a truncated frame, a foreign tag (all rejected by the
- * runtime's decoder), or a well-formed frame whose payload has the wrong round, an
- * out-of-range value or a wrong length (rejected by the protocol). */
+ * one of the runtime-level kinds of hostile.h (random bytes, a huge claimed length, a truncated
+ * frame, a foreign tag, an out-of-sequence round marker, an impossible clock: all refused by the
+ * decoder), or a well-formed frame whose payload has the wrong round, an out-of-range value or
+ * a wrong length (refused by the protocol). */
 static int send_garbage(byz *b, node *nd, int to, uint64_t salt) {
   uint64_t h = rng_hash(b->cfg->seed, (uint64_t)b->trial, (uint64_t)b->rank, salt, (uint64_t)to);
-  uint8_t raw[WIRE_HEADER_BYTES + 64];
+  uint64_t pick = h % (HOSTILE_KIND_COUNT + 3);
+  if (pick < HOSTILE_KIND_COUNT) return hostile_send(nd, to, (h / 16) * HOSTILE_KIND_COUNT + pick);
   CS_TRY(reserve_scratch(b, BYZ_HEADER + 16));
   uint8_t *p = b->scratch;
-  switch (h % 7) {
-    case 0: /* random bytes, never the magic */
-      for (int k = 0; k < 40; k++) raw[k] = (uint8_t)(rng_hash(h, (uint64_t)k, 0, 0, 0) & 0xFF);
-      raw[0] = 0;
-      return node_send_raw(nd, to, raw, 40, 0);
-    case 1: { /* a header that claims a huge payload */
-      wire_header hd = {.kind = WIRE_DATA, .sender = (uint32_t)b->rank, .n_clock = 0, .payload_len = 0, .lamport = 1};
-      wire_encode(raw, sizeof raw, &hd, NULL, NULL);
-      wire_put_u32(raw + 12, 0xFFFFFF00u);
-      return node_send_raw(nd, to, raw, WIRE_HEADER_BYTES, 0);
-    }
-    case 2: { /* a frame cut short */
-      wire_header hd = {.kind = WIRE_DATA, .sender = (uint32_t)b->rank, .n_clock = 0, .payload_len = 0, .lamport = 1};
-      wire_encode(raw, sizeof raw, &hd, NULL, NULL);
-      return node_send_raw(nd, to, raw, WIRE_HEADER_BYTES / 2, 0);
-    }
-    case 3: /* a tag the runtime does not use */
-      memset(raw, 0, 16);
-      return node_send_raw(nd, to, raw, 16, 99);
-    case 4: /* well-formed, but for the wrong round */
+  switch (pick - HOSTILE_KIND_COUNT) {
+    case 0: /* well-formed, but for the wrong round */
       put_header(p, b, BYZ_BATCH, (b->round + 1) % 256, 0, 0);
       wire_put_u32(p + BYZ_HEADER, 0);
       return node_send(nd, to, p, BYZ_HEADER + 4);
-    case 5: /* an out-of-range value */
+    case 1: /* an out-of-range value */
       put_header(p, b, BYZ_ORAL, b->round, 7, 1);
       p[8] = (uint8_t)b->commander;
       p[9] = 0;
@@ -762,7 +748,12 @@ static void print_results(const byz *b, const byz_results *res, double total_s) 
   int64_t T = res->T, closed = byz_closed_form(n, m);
   printf("OM(%d) among %d generals: commander %d, order %s, wire %s, seed %" PRIu64 ", %" PRId64 " trial%s\n", m, n,
          b->commander, value_name(cfg->order), cli_wire_name(cfg->wire), cfg->seed, T, T == 1 ? "" : "s");
-  int t_max = cfg->traitor_count >= 0 ? cfg->traitor_count : cfg->n_traitors;
+  int t_max = 0; /* the most traitors of any trial */
+  for (int64_t t = 0; t < T; t++) {
+    int count = 0;
+    for (int r = 0; r < n; r++) count += res->traitor[t * n + r];
+    if (count > t_max) t_max = count;
+  }
   if (n < 3 * m + 1)
     printf("WARNING: n = %d < 3m+1 = %d: OM(%d) cannot guarantee agreement with %d generals; this run shows what "
            "happens.\n", n, 3 * m + 1, m, n);

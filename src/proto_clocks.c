@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/hostile.h"
 #include "consensus/node.h"
 #include "consensus/rng.h"
 #include "consensus/run.h"
@@ -63,6 +64,8 @@ typedef struct clocks_state {
   double delta;
   int64_t n_samples, next_sample;
   int64_t *samples;
+  int hostile;       /* --hostile: this rank also sends every peer a malformed message per idle step */
+  uint64_t seed;
 } clocks_state;
 
 /* Records the samples due before the current tick: sample j holds L after every tick at model
@@ -85,7 +88,8 @@ static int clocks_on_receive(void *state, node *nd, const node_message *msg) {
 
 /* The idle step, in steps: 1. draw u in [0, 1) from this rank's stream; 2. map it to a step
  * (clocks_choose); 3. internal event, or one send event to the step's destinations (the message
- * carries L and V, which is the course's "send its logical clock"). */
+ * carries L and V, which is the course's "send its logical clock"); 4. with --hostile, that rank
+ * also sends each peer one malformed message (no event), which the peers reject and count. */
 static int clocks_on_idle(void *state, node *nd) {
   clocks_state *s = state;
   take_samples(s);
@@ -100,6 +104,8 @@ static int clocks_on_idle(void *state, node *nd) {
     rc = k == 1 ? node_send(nd, s->dsts[0], NULL, 0) : node_multicast(nd, s->dsts, k, NULL, 0);
   }
   s->last_lamport = node_lamport(nd);
+  for (int to = 0; s->hostile && !rc && to < s->n; to++) /* 4. a hostile rank adds garbage for everyone */
+    if (to != s->rank) rc = hostile_send(nd, to, rng_hash(s->seed, RNG_GARBAGE, (uint64_t)s->rank, (uint64_t)s->ticks, (uint64_t)to));
   return rc;
 }
 
@@ -238,6 +244,8 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
   st.n = n;
   st.rate = opt.tick_rate_hz;
   st.p_internal = cfg->p_internal;
+  st.hostile = cfg->hostile == rank;
+  st.seed = cfg->seed;
   rng_seed(&st.rng, cfg->seed, RNG_IDLE, (uint64_t)rank);
   st.delta = clocks_sample_interval(cfg->duration_s, max_rate);
   st.n_samples = (int64_t)floor(cfg->duration_s / st.delta) + 1;
@@ -287,13 +295,17 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
   if ((rc = node_gather_f64(run.nd, fmine, SUM_F64_COUNT, fv))) cs_fatal("gathering the summary", rc);
   /* 5: every MPI message sent was received into a queue, and every one of those was either
    * taken (a RECV event) or reported as undelivered. */
-  int64_t check[4] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered, ns.stopped}, sums[4];
-  if ((rc = node_allreduce_i64(run.nd, check, 4, sums, 0))) cs_fatal("checking the message count", rc);
+  int64_t check[5] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered, ns.stopped,
+                      rank == cfg->hostile ? 0 : ns.rejected_total}, sums[5];
+  if ((rc = node_allreduce_i64(run.nd, check, 5, sums, 0))) cs_fatal("checking the message count", rc);
   int lost = sums[0] != sums[1] || sums[1] != sums[2];
   /* 6 */
   if (rank == 0) {
     print_summary(cfg, n, iv, fv, st.delta);
     if (sums[3]) printf("stopped early by a signal: the ticks were cut short and the file is marked complete = 0\n");
+    if (cfg->hostile >= 0 || sums[4])
+      printf("rejected: the other ranks refused %lld malformed messages%s (per rank in /ranks/rejected)\n",
+             (long long)sums[4], cfg->hostile >= 0 ? " from the hostile rank" : "");
     if (lost)
       fprintf(stderr, "consensus clocks: %lld messages sent, %lld arrived, %lld delivered or reported: some were lost\n",
               (long long)sums[0], (long long)sums[1], (long long)sums[2]);

@@ -95,6 +95,10 @@ static void test_options(void) {
   CHECK(cli_rate_of(&cfg, 2) == 6.0);
   CHECK(cfg.speedup == 10.0);
   cli_free(&cfg);
+  expect_ok("consensus byz --hostile 2 -t 1", 7, &cfg);
+  CHECK_INT(cfg.hostile, 2);
+  CHECK_INT(cfg.strategy_of[2], BYZ_GARBAGE);
+  cli_free(&cfg);
   expect_ok("consensus clocks --rates 4", 5, &cfg); /* one value for every rank */
   CHECK(cli_rate_of(&cfg, 4) == 4.0);
   cli_free(&cfg);

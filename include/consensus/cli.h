@@ -69,7 +69,8 @@ typedef struct cs_config {
   byz_strategy strategy;     /* --strategy S: the strategy of every traitor without its own */
   byz_strategy *strategy_of; /* n_ranks entries: the strategy of each rank if it is a traitor */
   byz_wire wire;             /* --wire */
-  int expect_agreement;      /* --expect-agreement: exit 1 unless IC1 and IC2 hold in every trial */
+  int expect_agreement;      /* --expect-agreement: exit 3 unless IC1 and IC2 hold in every trial */
+  int hostile;               /* --hostile R (byz, clocks): rank R sends malformed messages of every kind; -1: none */
   /* bench */
   int64_t bench_iterations;  /* --iterations N: repetitions per measurement */
   int64_t bench_max_bytes;   /* --max-bytes B: largest payload of the ping-pong */
