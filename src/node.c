@@ -18,12 +18,12 @@ static volatile sig_atomic_t stop_signal = 0;
 
 enum { NODE_TAG = 7 };               /* the only tag the runtime sends on its own communicator */
 enum { LATENESS_BINS = 10001 };      /* 10 µs bins up to 100 ms, then one overflow bin */
-enum { DRAIN_BATCH = 4096 };
+enum { DRAIN_BATCH = 4096 };         /* at most this many arrivals per drain, so ticks are not starved */
 /* An unthrottled rank waiting for a message polls without yielding for this long first (as
  * MPI_Recv does): measured by consensus bench, yielding after every poll made the node's
  * one-way latency 8-12 us against raw MPI's 1 us on a loaded 2-core machine. After it, every
  * poll yields, so oversubscribed ranks still let the others run. */
-#define WAIT_SPIN_S 2e-3         /* at most this many arrivals per drain, so ticks are not starved */
+#define WAIT_SPIN_S 2e-3
 
 typedef struct queued {
   node_message m;
