@@ -13,7 +13,6 @@ The trials table is also printed.
 
     byz_table.py results/byz-*.h5 -o byz/
 """
-import argparse
 import os
 
 import matplotlib
@@ -78,11 +77,7 @@ def heat_map(agg, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("runs", nargs="+", metavar="RUN.h5", help="byz run files (need /byz)")
-    ap.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="directory for the tables and heat map")
+    ap = ch.script_parser(__doc__, "byz run files (need /byz)", "directory for the tables and heat map", "OUTDIR")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("byz",)) for p in args.runs]
     table = pd.concat([trials_table(r) for r in runs], ignore_index=True)

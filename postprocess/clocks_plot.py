@@ -20,7 +20,6 @@ variations side by side). The tables are also printed.
 
     clocks_plot.py results/clocks-*.h5 -o figures/
 """
-import argparse
 import os
 
 import matplotlib
@@ -119,11 +118,7 @@ def plot(run, table, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("runs", nargs="+", metavar="RUN.h5", help="clocks run files")
-    ap.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="directory for the figures and tables")
+    ap = ch.script_parser(__doc__, "clocks run files", "directory for the figures and tables", "OUTDIR")
     ap.add_argument("--format", choices=["png", "pdf", "svg"], default="png", help="figure format (default png)")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("ranks", "events")) for p in args.runs]

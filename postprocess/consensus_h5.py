@@ -18,6 +18,7 @@ Bad input (a missing file, a non-HDF5 file, another format, a missing group) rai
 RunFileError with one line that says what is wrong; `cli_main` turns it into that line on
 stderr and exit status 2, without a traceback.
 """
+import argparse
 import os
 import sys
 
@@ -373,3 +374,14 @@ def cli_main(main):
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(rc or 0)
+
+
+def script_parser(doc, runs_help, output_help, output_metavar="OUT"):
+    """The command line every postprocess script shares: its docstring as --help (first paragraph
+    as the description, the rest as the epilog), one or more RUN.h5 files and -o OUT."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n\n".join(doc.split("\n\n")[1:]))
+    ap.add_argument("runs", nargs="+", metavar="RUN.h5", help=runs_help)
+    ap.add_argument("-o", "--output", required=True, metavar=output_metavar, help=output_help)
+    return ap

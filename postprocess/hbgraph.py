@@ -8,7 +8,6 @@ no longer path implies: program order along a rank, and send -> receive for mess
     hbgraph.py results/replay.h5 -o replay.dot
     hbgraph.py run1.h5 run2.h5 -o graphs/ --render png,pdf --vc
 """
-import argparse
 import os
 import shutil
 import subprocess
@@ -47,12 +46,7 @@ def dot_text(run, reduce=True, vc_labels=False):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("runs", nargs="+", metavar="RUN.h5", help="run files (need /events and /messages)")
-    ap.add_argument("-o", "--output", required=True, metavar="OUT",
-                    help="OUT.dot for one run, else a directory that gets RUN.dot per run")
+    ap = ch.script_parser(__doc__, "run files (need /events and /messages)", "OUT.dot for one run, else a directory that gets RUN.dot per run", "OUT")
     ap.add_argument("--full", action="store_true", help="keep every direct edge (no transitive reduction)")
     ap.add_argument("--vc", action="store_true", help="label each event with its vector clock")
     ap.add_argument("--render", metavar="FMT", default=None,

@@ -11,7 +11,6 @@ exactly that when the trace is complete, and the export refuses a trace where th
 
     shiviz.py results/replay.h5 -o replay.log
 """
-import argparse
 import json
 
 import numpy as np
@@ -55,12 +54,7 @@ def shiviz_lines(run):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("runs", nargs="+", metavar="RUN.h5", help="run files (need /events)")
-    ap.add_argument("-o", "--output", required=True, metavar="OUT",
-                    help="OUT.log for one run, else a directory that gets RUN.log per run")
+    ap = ch.script_parser(__doc__, "run files (need /events)", "OUT.log for one run, else a directory that gets RUN.log per run", "OUT")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("events",)) for p in args.runs]
     for run in runs:

@@ -10,7 +10,6 @@ and every general's decision is written at the end of its line (trial --trial, d
     spacetime.py results/replay.h5 -o replay.png --vc
     spacetime.py results/byz-message.h5 -o byz.pdf
 """
-import argparse
 
 import matplotlib
 
@@ -118,12 +117,7 @@ def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("runs", nargs="+", metavar="RUN.h5", help="run files (need /events and /messages)")
-    ap.add_argument("-o", "--output", required=True, metavar="OUT",
-                    help="OUT.png/.pdf/.svg for one run, else a directory that gets RUN.png per run")
+    ap = ch.script_parser(__doc__, "run files (need /events and /messages)", "OUT.png/.pdf/.svg for one run, else a directory that gets RUN.png per run", "OUT")
     ap.add_argument("--x", choices=["lamport", "time"], default="lamport", help="x axis (default lamport)")
     ap.add_argument("--vc", action="store_true", help="label every event with its vector clock")
     ap.add_argument("--trial", type=int, default=0, help="byz runs: the trial whose traitors and decisions to show")

@@ -109,6 +109,16 @@ def test_sigint_mpirun():
     signal_mpirun(signal.SIGINT)
 
 
+def early_finisher_script(d):
+    """A replay script in which rank A's only step is the first: A is done long before B and C."""
+    script = os.path.join(d, "early.txt")
+    with open(script, "w") as f:
+        f.write("A->C\n")
+        for k in range(RING):
+            f.write("B->C\n" if k % 2 == 0 else "C->B\n")
+    return script
+
+
 def test_sigterm_ranks_with_early_finisher():
     """Regression: rank 0 finishes its part of the script first, then the others are signalled.
     Rank 0 never announced a stop, so it disagreed about `stopped` and entered a gather the others
@@ -116,11 +126,7 @@ def test_sigterm_ranks_with_early_finisher():
     now ends with one collective verdict."""
     d = harness.tmpdir()
     out_path = os.path.join(d, "early.h5")
-    script = os.path.join(d, "early.txt")
-    with open(script, "w") as f:
-        f.write("A->C\n")
-        for k in range(RING):
-            f.write("B->C\n" if k % 2 == 0 else "C->B\n")
+    script = early_finisher_script(d)
     p = start(["replay", script, "--rates", "20", "-o", out_path, "-q"])
     wait_running(p, out_path)
     ranks = ranks_of(p)
@@ -147,11 +153,7 @@ def test_sigterm_to_finished_rank_stops_all():
     complete = 1. That rank now passes the stop on."""
     d = harness.tmpdir()
     out_path = os.path.join(d, "one.h5")
-    script = os.path.join(d, "early.txt")
-    with open(script, "w") as f:
-        f.write("A->C\n")
-        for k in range(RING):
-            f.write("B->C\n" if k % 2 == 0 else "C->B\n")
+    script = early_finisher_script(d)
     p = start(["replay", script, "--rates", "20", "-o", out_path, "-q"])
     wait_running(p, out_path)
     os.kill(rank_pids(p)[0], signal.SIGTERM)
