@@ -24,7 +24,7 @@ static int dispatch(MPI_Comm world, const cs_config *cfg, int rank) {
     case CS_CMD_NONE: break;
   }
   char line[128];
-  snprintf(line, sizeof line, "consensus %s: not built yet in this version", cli_command_name(cfg->command));
+  snprintf(line, sizeof line, "consensus: no subcommand to run (%s)", cli_command_name(cfg->command));
   run_usage_error(rank, line);
   return CS_EXIT_USAGE;
 }

@@ -1,5 +1,5 @@
 """Helpers for the postprocess/ tests: run a script, check an image, check bad-input handling,
-and run a subcommand of the real binary or SKIP it while it is not built yet."""
+and run a subcommand of the real binary."""
 import os
 import subprocess
 import sys
@@ -78,13 +78,9 @@ def check_bad_inputs(name, extra=(), wrong_group_file=None, group=None):
 
 
 def real_or_skip(np_, args, what):
-    """Runs the real binary; returns True, or prints a SKIP line and returns False when the
-    subcommand answers exit 2 with 'not built yet'."""
+    """Runs the real binary (every subcommand is built: a failure raises); returns True."""
     cmd = [harness.MPIEXEC, harness.NP_FLAG, str(np_)] + harness.PREFLAGS + [harness.BIN] + [str(a) for a in args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=harness.mpi_env())
-    if p.returncode == 2 and "not built yet" in p.stderr:
-        print(f"SKIP {what}: '{args[0]}' is not built yet in this binary ({p.stderr.strip()})")
-        return False
     if p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)}\nexit {p.returncode}\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
     return True

@@ -9,8 +9,7 @@ in an empty directory with -o pointing into it, and the directory must still be 
 
 The file rules (unwritable -o, -o a directory, an existing file without --force) are checked
 once the command line is valid, inside the collective open: for every subcommand that writes a
-file. Subcommands not built yet in this tree answer "not built yet" before opening a file;
-those cases are reported as SKIP, not passed.
+file.
 """
 import os
 import shutil
@@ -177,8 +176,6 @@ def run_case(np_, args, needle, out_rel="out.h5", prepare=None):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=harness.mpi_env(), cwd=d)
         out, err, p_rc = p.stdout, p.stderr, p.returncode
         lines = [l for l in err.splitlines() if l.strip()]
-        if len(lines) == 1 and "not built yet" in lines[0] and "not built yet" not in needle:
-            return "skip"
         ctx = f"mpirun -np {np_} consensus {' '.join(full)}\nstdout: {out!r}\nstderr: {err!r}"
         assert p_rc == 2, f"exit {p_rc}, expected 2\n{ctx}"
         assert len(lines) == 1, f"expected exactly one line on stderr, got {len(lines)}\n{ctx}"
@@ -192,18 +189,9 @@ def run_case(np_, args, needle, out_rel="out.h5", prepare=None):
 
 
 def test_table():
-    n_ok = n_skip = 0
-    skipped = []
-    for np_, args, needle in cases():
-        r = run_case(np_, args, needle)
-        n_ok += r == "ok"
-        if r == "skip":
-            n_skip += 1
-            skipped.append(" ".join(args))
-    print(f"  {n_ok} bad command lines rejected correctly, {n_skip} skipped")
-    for s in skipped:
-        print(f"  SKIP (not built yet): {s}")
-    assert n_ok >= 100, f"only {n_ok} cases ran for real"
+    n_ok = sum(run_case(np_, args, needle) == "ok" for np_, args, needle in cases())
+    print(f"  {n_ok} bad command lines rejected correctly")
+    assert n_ok >= 100, f"only {n_ok} cases ran"
 
 
 def test_output_files():
@@ -217,11 +205,8 @@ def test_output_files():
              run_case(3, b, "is a directory", out_rel="adir", prepare=lambda d: os.mkdir(os.path.join(d, "adir"))),
              run_case(3, b, "exists (use --force to overwrite it)",
                       prepare=lambda d: open(os.path.join(d, "out.h5"), "w").write("keep me"))]
-        if "skip" in r:
-            print(f"  SKIP (not built yet): {sub} output-file rules")
-        else:
-            n_ok += len(r)
-    assert n_ok >= 4, "the output-file rules were checked for no subcommand"
+        n_ok += r.count("ok")
+    assert n_ok == 4 * len(RUN_SUBS), f"{n_ok} of {4 * len(RUN_SUBS)} output-file rules held"
     # the existing file is untouched
     d = harness.tmpdir()
     path = os.path.join(d, "out.h5")

@@ -7,7 +7,7 @@ after odls_base_sigkill_timeout (default 1 s). The ranks use that second to stop
 they hold and close the file. mpirun itself then exits 1.
 
 The runtime part is tested now on `replay` with a slow tick rate (a long ring of sends); the
-same checks on `clocks --duration 3600 --flush-every 0.5` SKIP until clocks is built.
+same checks on `clocks --duration 3600 --flush-every 0.5`.
 """
 import os
 import shutil
@@ -186,13 +186,6 @@ def test_kill9_one_rank():
     shutil.rmtree(d)
 
 
-def clocks_built():
-    d = harness.tmpdir()
-    _, err = harness.run(3, ["clocks", "--duration", "0.1", "-o", os.path.join(d, "probe.h5"), "-q"], expect_rc=None)
-    shutil.rmtree(d)
-    return "not built yet" not in err
-
-
 def clocks_signal(sig):
     d = harness.tmpdir()
     out_path = os.path.join(d, "clocks.h5")
@@ -207,9 +200,6 @@ def clocks_signal(sig):
 
 
 def test_clocks_signals():
-    if not clocks_built():
-        print("  SKIP: consensus clocks is not built yet (clocks SIGTERM/SIGINT checks)")
-        return
     clocks_signal(signal.SIGTERM)
     clocks_signal(signal.SIGINT)
 

@@ -3,8 +3,7 @@
 tests/slurm/cluster.sh starts munged, slurmctld and slurmd under a temporary directory (installing
 the Debian packages if missing) and stops exactly those daemons again, whatever happens here.
 Needs root: without it the test prints SKIP and exits 77 (ctest shows it as skipped).
-Parts that need `consensus byz` / `consensus clocks` print a SKIP line while the binary says
-"not built yet", and become real checks as soon as it does not.
+Every part is a real check: byz, clocks, replay and bench are all built.
 """
 import os
 import re
@@ -24,7 +23,6 @@ REPO = harness.SOURCE
 JOBS = os.path.join(REPO, "jobs")
 CLUSTER = os.path.join(REPO, "tests", "slurm", "cluster.sh")
 SKIP = 77
-NOT_BUILT = "not built yet"
 DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
         "DEADLINE"}
 
@@ -99,16 +97,6 @@ class Cluster:
         return os.path.join(self.submit_dir, "results", job, name)
 
 
-def not_built(cluster, job, task, what):
-    """True (and prints SKIP) if the job failed only because the subcommand is not built yet."""
-    out = cluster.output(job, task)
-    if NOT_BUILT in out:
-        line = next(l for l in out.splitlines() if NOT_BUILT in l)
-        print(f"SKIP {what}: the binary says \"{line.strip()}\" (a real check once it is built)")
-        return True
-    return False
-
-
 def expect_completed(cluster, states, job, task=None):
     state, code = states[task]
     assert state == "COMPLETED" and code == "0:0", \
@@ -134,8 +122,6 @@ def check_replay(cluster, job, launcher):
 
 def check_byz(cluster, job):
     st = cluster.wait(job)
-    if st[None][0] != "COMPLETED" and not_built(cluster, job, None, "byz job"):
-        return
     expect_completed(cluster, st, job)
     path = cluster.result(job, "byz.h5")
     run = harness.check_schema(path)
@@ -158,8 +144,6 @@ def check_sweep(cluster, job):
     for task, strategy in [(0, "flip"), (1, "silent")]:
         out = cluster.output(job, task)
         assert f"-n 4 {cluster.env['CONSENSUS_BIN']} byz -m 1 -t 1 --strategy {strategy} " in out, out
-        if st[task][0] != "COMPLETED" and not_built(cluster, job, task, f"byz sweep task {task}"):
-            continue
         expect_completed(cluster, st, job, task)
         path = cluster.result(job, f"{task}.h5")
         run = harness.check_schema(path)
@@ -173,8 +157,6 @@ def check_cs262(cluster, job):
     st = cluster.wait(job)
     assert sorted(st) == list(range(7)), st
     for task in range(7):
-        if st[task][0] != "COMPLETED" and not_built(cluster, job, task, f"cs262 task {task}"):
-            continue
         expect_completed(cluster, st, job, task)
         path = cluster.result(job, f"{task}.h5")
         run = harness.check_schema(path)
@@ -208,7 +190,7 @@ def check_scancel(cluster, launcher, script, args, name, opts=()):
     path = cluster.result(job, name)
     what = f"scancel of a {script} job through {launcher}"
     # 1. Wait until the run has opened its file (then its signal handlers are in place), plus
-    #    a couple of seconds of ticks and flushes; a job that says "not built yet" is a SKIP.
+    #    a couple of seconds of ticks and flushes.
     deadline, seen = time.monotonic() + 120, None
     while time.monotonic() < deadline:
         st = cluster.states(job)
@@ -217,8 +199,6 @@ def check_scancel(cluster, launcher, script, args, name, opts=()):
         if seen is None and os.path.exists(path + ".partial"):
             seen = time.monotonic()
         time.sleep(0.1)
-    if st[None][0] in DONE and not_built(cluster, job, None, what):
-        return
     assert st[None][0] == "RUNNING" and seen, f"{script} job {job}: {st}, file seen: {seen}\n{cluster.output(job)}"
     # 2. Cancel: SIGTERM to every rank (and to the launcher), SIGKILL after KillWait.
     cluster.cmd(["scancel", job])
