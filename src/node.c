@@ -522,7 +522,7 @@ static int progress(node *nd) {
     int rc = MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) {
       free(buf);
-      return cs_mpi_fail(rc, "MPI_Recv(arrival)", __FILE__, __LINE__);
+      return cs_mpi_fail(rc, "MPI_Mrecv(arrival)", __FILE__, __LINE__);
     }
     if (st.MPI_TAG != NODE_TAG) {
       free(buf);
