@@ -17,6 +17,9 @@
 # machine has needs SlurmdParameters=config_overrides (else it drains with "Low CPUs");
 # batch_sched_delay=0 starts batch jobs at once instead of ~3 s later.
 set -uo pipefail
+# The daemons (munged, slurmctld, slurmd) and runuser live in the sbin directories, which a
+# non-login or scrubbed environment may leave off PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 PACKAGES="slurmctld slurmd slurm-client munge"
 NODE=$(hostname -s)
