@@ -134,6 +134,4 @@ void trace_clear(trace *t) {
   t->n_messages = 0;
 }
 
-int64_t trace_total_events(const trace *t) { return t->first_seq + t->n_events; }
-
 int trace_enabled(const trace *t) { return t->enabled; }

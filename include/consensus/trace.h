@@ -51,9 +51,6 @@ void trace_view(const trace *t, trace_block *b);
 /* Forgets the buffered rows (after they were written); the seq numbering continues. */
 void trace_clear(trace *t);
 
-/* Events recorded since creation, flushed or not. */
-int64_t trace_total_events(const trace *t);
-
 /* 1 if the trace records rows. */
 int trace_enabled(const trace *t);
 
