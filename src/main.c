@@ -4,6 +4,7 @@
 #include "consensus/bench.h"
 #include "consensus/cli.h"
 #include "consensus/cs_error.h"
+#include "consensus/mpienv.h"
 #include "consensus/node.h"
 #include "consensus/proto_byz.h"
 #include "consensus/proto_clocks.h"
@@ -35,7 +36,7 @@ int main(int argc, char **argv) {
   char err[1024];
   cs_config cfg;
   /* 1. Start MPI. */
-  if (node_mpi_init(&argc, &argv, &world, &rank, &size)) return CS_EXIT_FAILED;
+  if (mpienv_init(&argc, &argv, &world, &rank, &size)) return CS_EXIT_FAILED;
   /* 2. Parse and validate: every rank reaches the same verdict, rank 0 alone speaks. */
   int parsed = cli_parse(argc, argv, size, &cfg, err, sizeof err);
   if (parsed == CLI_HELP) {
@@ -53,6 +54,6 @@ int main(int argc, char **argv) {
   }
   /* 4. Clean up. */
   cli_free(&cfg);
-  if (node_mpi_finalize()) return CS_EXIT_FAILED;
+  if (mpienv_finalize()) return CS_EXIT_FAILED;
   return status;
 }

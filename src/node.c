@@ -1,7 +1,6 @@
 /* The node runtime: tick loop on absolute deadlines, arrival queue drained from MPI, clock rules, trace blocks, shutdown. */
 #include "consensus/node.h"
 
-#include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
@@ -9,32 +8,48 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/mpienv.h"
+#include "consensus/pool.h"
 
 /* The one piece of file-scope state: a signal handler can reach nothing else. */
 static volatile sig_atomic_t stop_signal = 0;
 
-enum { NODE_TAG = 7 };               /* the only tag the runtime sends on its own communicator */
-enum { LATENESS_BINS = 10001 };      /* 10 µs bins up to 100 ms, then one overflow bin */
-enum { DRAIN_BATCH = 4096 };         /* at most this many arrivals per drain, so ticks are not starved */
-/* An unthrottled rank waiting for a message polls without yielding for this long first (as
- * MPI_Recv does): measured by consensus bench, yielding after every poll made the node's
- * one-way latency 8-12 us against raw MPI's 1 us on a loaded 2-core machine. After it, every
- * poll yields, so oversubscribed ranks still let the others run. */
-#define WAIT_SPIN_S 2e-3
+enum { NODE_TAG = 7 };          /* the only tag the runtime sends on its own communicator */
+enum { LATENESS_BINS = 10001 }; /* 10 µs bins up to 100 ms, then one overflow bin */
+enum { DRAIN_BATCH = 4096 };    /* at most this many arrivals per drain, so ticks are not starved */
+enum { RETIRE_BATCH = 64 };     /* a busy rank retires completed sends once this many are pending */
 
+/* The waiting policy (see wait_for), in wall seconds. Alone on its cores a rank spins while
+ * it waits (as MPI_Recv does): measured by consensus bench, yielding after every poll made the
+ * node's one-way latency 8-12 us against raw MPI's 1 us. Sharing cores, it spins only briefly,
+ * then sleeps or yields, and it polls MPI at most every DRAIN_SHARED_S while it is busy: with
+ * more ranks than cores Open MPI yields the core on every poll that finds nothing, and a busy
+ * rank that polled on every tick handed its core away on every tick (a 0.5 s run took 38 s
+ * beside three busy loops). */
+#define SPIN_ALONE_S 2e-3      /* alone: spin this long before yielding between polls */
+#define SPIN_SHARED_S 50e-6    /* sharing: spin this long (enough for a reply on shared memory) */
+#define SLEEP_MIN_S 50e-6      /* a deadline nearer than this is waited for by polling, not sleeping */
+#define SLEEP_SLICE_S 1e-3     /* the longest sleep between two polls */
+#define SLEEP_MARGIN_S 100e-6  /* alone: wake this long before a deadline and spin the rest */
+#define DRAIN_SHARED_S 500e-6  /* sharing and busy: poll MPI at most this often */
+
+/* A queued arrival. One pool buffer holds this struct, the decoded clock (vc) and, behind it,
+ * the MPI message as received (m.payload points into it). */
 typedef struct queued {
   node_message m;
-  uint8_t *buf;  /* the MPI message, owned; m.payload points into it */
-  vtick_t vc[];  /* the decoded sender clock */
+  pool_buf *own; /* the buffer this entry lives in */
+  vtick_t vc[];
 } queued;
 
-typedef struct send_buf {
-  uint8_t *data;
-  int refs; /* pending MPI requests still reading it */
-} send_buf;
+/* Termination as one state machine:
+ *   RUNNING --(a signal here, or STOP from a peer)--> STOP_REQUESTED
+ *   STOP_REQUESTED --(STOP sent to every peer)--> STOP_ANNOUNCED
+ *   any --(a trace block's gather showed a rank stopping)--> STOP_AGREED (everyone knows: no STOP to send)
+ * The tick loop runs only in RUNNING. After the shutdown exchange the ranks agree on one
+ * verdict (stats.stopped), whatever state each reached. */
+typedef enum node_phase { NODE_RUNNING, NODE_STOP_REQUESTED, NODE_STOP_ANNOUNCED, NODE_STOP_AGREED } node_phase;
 
 struct node {
   MPI_Comm comm; /* our duplicate: owns its tags, errors return */
@@ -42,19 +57,22 @@ struct node {
   node_options opt;
   h5out *out;
   trace *tr;
+  pool *bufs; /* send buffers and queue entries */
   lamport_t lamport;
   vtick_t *vc;
-  vtick_t *decode_vc; /* scratch for wire_decode */
   int64_t next_seq;
-  double t0; /* monotonic seconds at the common start */
+  double t0;          /* monotonic seconds at the common start */
+  int shared_cores;   /* ranks outnumber cores: wait politely (mpienv_oversubscribed) */
+  double last_drain_s;
+  unsigned busy_polls;
   /* arrival queue (FIFO, with removal in the middle for selective protocols) */
   queued **q;
   size_t q_head, q_len, q_cap;
   uint64_t arrivals; /* data and control arrivals so far: a change means something happened */
   uint64_t actions;  /* events made and messages posted: a change means the protocol did something */
-  /* pending non-blocking sends */
+  /* pending non-blocking sends: reqs[k] reads req_buf[k] */
   MPI_Request *reqs;
-  send_buf **req_buf;
+  pool_buf **req_buf;
   int *done_idx;
   int n_pending, cap_pending;
   /* rounds and shutdown */
@@ -62,58 +80,12 @@ struct node {
   int64_t *peer_rounds;
   uint8_t *done_from;
   int n_done;
-  int stopping, stop_sent;
-  /* flush epochs */
+  node_phase phase;
+  /* trace blocks */
   int64_t epochs_total, epochs_done;
-  int stop_agreed;
   node_stats stats;
   int64_t *lateness_hist;
 };
-
-/* ---- MPI environment ---------------------------------------------------------------------- */
-
-int cs_mpi_fail(int mpi_rc, const char *call, const char *file, int line) {
-  char text[MPI_MAX_ERROR_STRING] = "";
-  int len = 0;
-  MPI_Error_string(mpi_rc, text, &len);
-  fprintf(stderr, "consensus: MPI call failed at %s:%d: %s: %s\n", file, line, call, text);
-  return CS_EMPI;
-}
-
-int node_mpi_init(int *argc, char ***argv, MPI_Comm *world, int *rank, int *size) {
-  int rc = MPI_Init(argc, argv);
-  if (rc != MPI_SUCCESS) {
-    fprintf(stderr, "consensus: MPI_Init failed (is this started by mpirun or srun?)\n");
-    return CS_EMPI;
-  }
-  *world = MPI_COMM_WORLD;
-  CS_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
-  CS_MPI(MPI_Comm_rank(MPI_COMM_WORLD, rank));
-  CS_MPI(MPI_Comm_size(MPI_COMM_WORLD, size));
-  return 0;
-}
-
-int node_mpi_finalize(void) {
-  CS_MPI(MPI_Finalize());
-  return 0;
-}
-
-void cs_fatal(const char *what, int code) {
-  int rank = -1;
-  char host[256] = "?";
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  gethostname(host, sizeof host - 1);
-  fprintf(stderr, "consensus: rank %d on %s: %s: %s\n", rank, host, what, cs_strerror(code));
-  fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  exit(1);
-}
-
-int node_agree(MPI_Comm comm, int code) {
-  int worst = code;
-  CS_MPI(MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MIN, comm));
-  return worst;
-}
 
 static void on_signal(int sig) { stop_signal = sig; }
 
@@ -137,11 +109,7 @@ static double mono_s(void) {
 
 double node_now_s(const node *nd) { return mono_s() - nd->t0; }
 
-static void pause_s(double s) {
-  if (s <= 0) {
-    sched_yield();
-    return;
-  }
+static void sleep_s(double s) {
   struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
   nanosleep(&ts, NULL);
 }
@@ -149,32 +117,30 @@ static void pause_s(double s) {
 /* ---- creation --------------------------------------------------------------------------------- */
 
 int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_out) {
-  if (!opt || !nd_out || opt->speedup <= 0 || opt->tick_rate_hz < 0 || opt->duration_s < 0) return CS_EINVAL;
+  if (!opt || !nd_out || !(opt->speedup > 0) || opt->tick_rate_hz < 0 || opt->duration_s < 0 ||
+      (opt->flush_interval_s != 0 && !(opt->flush_interval_s >= NODE_MIN_FLUSH_INTERVAL_S)))
+    return CS_EINVAL;
   node *nd = calloc(1, sizeof *nd);
   if (!nd) return CS_ENOMEM;
-  int rc = MPI_Comm_dup(comm, &nd->comm);
-  if (rc != MPI_SUCCESS) {
-    free(nd);
-    return cs_mpi_fail(rc, "MPI_Comm_dup", __FILE__, __LINE__);
-  }
+  int rc = 0;
+  nd->comm = MPI_COMM_NULL;
+  CS_MPI_GOTO(MPI_Comm_dup(comm, &nd->comm));
   nd->opt = *opt;
   nd->out = out;
-  if ((rc = MPI_Comm_set_errhandler(nd->comm, MPI_ERRORS_RETURN)) != MPI_SUCCESS ||
-      (rc = MPI_Comm_rank(nd->comm, &nd->rank)) != MPI_SUCCESS ||
-      (rc = MPI_Comm_size(nd->comm, &nd->size)) != MPI_SUCCESS) {
-    rc = cs_mpi_fail(rc, "MPI_Comm_set_errhandler/rank/size", __FILE__, __LINE__);
-    goto fail;
-  }
+  CS_MPI_GOTO(MPI_Comm_set_errhandler(nd->comm, MPI_ERRORS_RETURN));
+  CS_MPI_GOTO(MPI_Comm_rank(nd->comm, &nd->rank));
+  CS_MPI_GOTO(MPI_Comm_size(nd->comm, &nd->size));
+  if ((rc = mpienv_oversubscribed(nd->comm, &nd->shared_cores))) goto fail;
   size_t n = (size_t)nd->size;
   nd->vc = calloc(n, sizeof *nd->vc);
-  nd->decode_vc = calloc(n, sizeof *nd->decode_vc);
   nd->peer_rounds = calloc(n, sizeof *nd->peer_rounds);
   nd->done_from = calloc(n, 1);
   nd->lateness_hist = calloc(LATENESS_BINS, sizeof *nd->lateness_hist);
-  if (!nd->vc || !nd->decode_vc || !nd->peer_rounds || !nd->done_from || !nd->lateness_hist) {
+  if (!nd->vc || !nd->peer_rounds || !nd->done_from || !nd->lateness_hist) {
     rc = CS_ENOMEM;
     goto fail;
   }
+  if ((rc = pool_create(&nd->bufs))) goto fail;
   if ((rc = trace_create(nd->rank, nd->size, opt->trace && out != NULL, &nd->tr))) goto fail;
   /* Flush epochs: trace blocks at wall times k*F (k >= 1) strictly before the end. Every rank
    * computes the same count from the same options, so all take part in every epoch. */
@@ -184,10 +150,7 @@ int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_ou
     if (nd->epochs_total < 0) nd->epochs_total = 0;
   }
   /* The common start: everyone leaves the barrier at (nearly) the same moment. */
-  if ((rc = MPI_Barrier(nd->comm)) != MPI_SUCCESS) {
-    rc = cs_mpi_fail(rc, "MPI_Barrier(common start)", __FILE__, __LINE__);
-    goto fail;
-  }
+  CS_MPI_GOTO(MPI_Barrier(nd->comm));
   nd->t0 = mono_s();
   *nd_out = nd;
   return 0;
@@ -196,34 +159,33 @@ fail:
   return rc;
 }
 
-static void free_queued(queued *q) {
-  if (!q) return;
-  free(q->buf);
-  free(q);
+static void free_queued(node *nd, queued *q) {
+  if (q) pool_put(nd->bufs, q->own);
+}
+
+/* A send buffer loses one reader; the last gives it back to the pool. */
+static void release_send(node *nd, pool_buf *b) {
+  if (--b->refs == 0) pool_put(nd->bufs, b);
 }
 
 void node_destroy(node *nd) {
   if (!nd) return;
-  for (size_t k = 0; k < nd->q_len; k++) free_queued(nd->q[(nd->q_head + k) % nd->q_cap]);
+  for (size_t k = 0; k < nd->q_len; k++) free_queued(nd, nd->q[(nd->q_head + k) % nd->q_cap]);
   free(nd->q);
   if (nd->n_pending) {
     MPI_Waitall(nd->n_pending, nd->reqs, MPI_STATUSES_IGNORE);
-    for (int k = 0; k < nd->n_pending; k++)
-      if (--nd->req_buf[k]->refs == 0) {
-        free(nd->req_buf[k]->data);
-        free(nd->req_buf[k]);
-      }
+    for (int k = 0; k < nd->n_pending; k++) release_send(nd, nd->req_buf[k]);
   }
   free(nd->reqs);
   free(nd->req_buf);
   free(nd->done_idx);
   trace_destroy(nd->tr);
+  pool_destroy(nd->bufs);
   free(nd->vc);
-  free(nd->decode_vc);
   free(nd->peer_rounds);
   free(nd->done_from);
   free(nd->lateness_hist);
-  if (nd->comm != MPI_COMM_NULL && nd->comm != 0) MPI_Comm_free(&nd->comm);
+  if (nd->comm != MPI_COMM_NULL) MPI_Comm_free(&nd->comm);
   free(nd);
 }
 
@@ -235,12 +197,18 @@ lamport_t node_lamport(const node *nd) { return nd->lamport; }
 const vtick_t *node_vc(const node *nd) { return nd->vc; }
 int64_t node_events(const node *nd) { return nd->next_seq; }
 int node_queue_len(const node *nd) { return (int)nd->q_len; }
-int node_stopping(const node *nd) { return nd->stopping || stop_signal != 0; }
+int node_stopping(const node *nd) { return nd->phase != NODE_RUNNING || stop_signal != 0; }
 MPI_Comm node_comm(const node *nd) { return nd->comm; }
 int64_t node_round(const node *nd) { return nd->round; }
+int node_shares_cores(const node *nd) { return nd->shared_cores; }
+int node_pending_sends(const node *nd) { return nd->n_pending; }
 
 void node_get_stats(const node *nd, node_stats *out) {
   *out = nd->stats;
+  pool_stats ps;
+  pool_get_stats(nd->bufs, &ps);
+  out->buffers_taken = ps.gets;
+  out->buffer_allocations = ps.allocations;
   int64_t total = 0, seen = 0;
   for (int b = 0; b < LATENESS_BINS; b++) total += nd->lateness_hist[b];
   out->p99_lateness_s = 0;
@@ -267,21 +235,23 @@ void node_reject(node *nd) {
 
 /* ---- sending ------------------------------------------------------------------------------------- */
 
-/* Retires completed sends and frees buffers no request reads any more. */
-static int progress_sends(node *nd) {
+/* Retires completed sends: a buffer goes back to the pool when its last reader completes.
+ * Completed requests are known by the indices MPI_Testsome gives, not by MPI_REQUEST_NULL:
+ * Open MPI completes a small send inline and hands back a persistent "empty" request that
+ * stays as it is. */
+static int retire_sends(node *nd) {
   if (nd->n_pending == 0) return 0;
   int done = 0;
   CS_MPI(MPI_Testsome(nd->n_pending, nd->reqs, &done, nd->done_idx, MPI_STATUSES_IGNORE));
   if (done == MPI_UNDEFINED || done == 0) return 0;
+  for (int j = 0; j < done; j++) {
+    int k = nd->done_idx[j];
+    release_send(nd, nd->req_buf[k]);
+    nd->req_buf[k] = NULL;
+  }
   int kept = 0;
   for (int k = 0; k < nd->n_pending; k++) {
-    if (nd->reqs[k] == MPI_REQUEST_NULL) {
-      if (--nd->req_buf[k]->refs == 0) {
-        free(nd->req_buf[k]->data);
-        free(nd->req_buf[k]);
-      }
-      continue;
-    }
+    if (!nd->req_buf[k]) continue;
     nd->reqs[kept] = nd->reqs[k];
     nd->req_buf[kept] = nd->req_buf[k];
     kept++;
@@ -290,38 +260,46 @@ static int progress_sends(node *nd) {
   return 0;
 }
 
-/* Posts a non-blocking send of buf (len bytes) to dst; buf->refs counts the posts. */
-static int post_send(node *nd, int dst, send_buf *buf, size_t len, int tag) {
+/* Posts a non-blocking send of len bytes of b to dst. The caller has already counted this
+ * post in b->refs (every copy of a multicast is counted before the first is posted), so a
+ * copy that completes while the others are still being posted cannot free the buffer. */
+static int post_send(node *nd, int dst, pool_buf *b, size_t len, int tag) {
   if (nd->n_pending == nd->cap_pending) {
     int cap = nd->cap_pending ? 2 * nd->cap_pending : 64;
     MPI_Request *r = realloc(nd->reqs, (size_t)cap * sizeof *r);
     if (!r) return CS_ENOMEM;
     nd->reqs = r;
-    send_buf **b = realloc(nd->req_buf, (size_t)cap * sizeof *b);
-    if (!b) return CS_ENOMEM;
-    nd->req_buf = b;
+    pool_buf **rb = realloc(nd->req_buf, (size_t)cap * sizeof *rb);
+    if (!rb) return CS_ENOMEM;
+    nd->req_buf = rb;
     int *d = realloc(nd->done_idx, (size_t)cap * sizeof *d);
     if (!d) return CS_ENOMEM;
     nd->done_idx = d;
     nd->cap_pending = cap;
   }
-  CS_MPI(MPI_Isend(buf->data, (int)len, MPI_BYTE, dst, tag, nd->comm, &nd->reqs[nd->n_pending]));
+  CS_MPI(MPI_Isend(b->data, (int)len, MPI_BYTE, dst, tag, nd->comm, &nd->reqs[nd->n_pending]));
   nd->actions++;
-  nd->req_buf[nd->n_pending++] = buf;
-  buf->refs++;
-  if (nd->n_pending >= 1024) CS_TRY(progress_sends(nd));
+  nd->req_buf[nd->n_pending++] = b;
+  if (nd->n_pending >= NODE_SEND_RETIRE_AT) CS_TRY(retire_sends(nd));
   return 0;
 }
 
-static send_buf *new_send_buf(size_t len) {
-  send_buf *b = malloc(sizeof *b);
-  if (!b) return NULL;
-  b->refs = 0;
-  if (!(b->data = malloc(len ? len : 1))) {
-    free(b);
-    return NULL;
+/* Posts b (len bytes) to each of k destinations, in steps:
+ *   1. count all k readers in b->refs before posting any;
+ *   2. post each copy;
+ *   3. on a failed post, take back the readers that were never posted (the buffer returns to
+ *      the pool if none was). */
+static int post_copies(node *nd, const int *dsts, int k, pool_buf *b, size_t len, int tag) {
+  b->refs = k;
+  for (int j = 0; j < k; j++) {
+    int rc = post_send(nd, dsts[j], b, len, tag);
+    if (rc) {
+      b->refs -= k - j - 1;
+      release_send(nd, b);
+      return rc;
+    }
   }
-  return b;
+  return 0;
 }
 
 /* Records one event of this rank: counts it, updates the largest clock jump, traces it. */
@@ -329,6 +307,7 @@ static int record_event(node *nd, trace_kind kind, lamport_t before, int32_t pee
   nd->stats.events[kind]++;
   if (nd->lamport - before > nd->stats.max_lamport_jump) nd->stats.max_lamport_jump = nd->lamport - before;
   nd->next_seq++;
+  if (!trace_enabled(nd->tr)) return 0;
   return trace_event(nd->tr, kind, node_now_s(nd), nd->lamport, nd->vc, peer, (int32_t)nd->q_len);
 }
 
@@ -340,7 +319,8 @@ int node_internal(node *nd) {
 }
 
 /* A send event to k destinations: 1. tick L and V once; 2. trace one SEND event; 3. encode
- * L, V and the payload once; 4. post one MPI message per destination. */
+ * L, V and the payload once, into a pooled buffer; 4. post one MPI message per destination,
+ * all reading that buffer. */
 static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len) {
   if (k < 1 || len > WIRE_MAX_PAYLOAD || (len && !payload)) return CS_EINVAL;
   for (int j = 0; j < k; j++)
@@ -353,21 +333,12 @@ static int send_event(node *nd, const int *dsts, int k, const void *payload, uin
   wire_header h = {.kind = WIRE_DATA, .sender = (uint32_t)nd->rank, .n_clock = (uint32_t)nd->size,
                    .payload_len = len, .seq = (uint64_t)seq, .lamport = nd->lamport};
   size_t size = wire_size(h.n_clock, len);
-  send_buf *b = new_send_buf(size);
+  pool_buf *b = pool_get(nd->bufs, size);
   if (!b) return CS_ENOMEM;
   wire_encode(b->data, size, &h, nd->vc, payload);
-  for (int j = 0; j < k; j++) {
-    int rc = post_send(nd, dsts[j], b, size, NODE_TAG);
-    if (rc) {
-      if (b->refs == 0) {
-        free(b->data);
-        free(b);
-      }
-      return rc;
-    }
-    nd->stats.data_sent++;
-    nd->stats.data_bytes_sent += (int64_t)size;
-  }
+  CS_TRY(post_copies(nd, dsts, k, b, size, NODE_TAG));
+  nd->stats.data_sent += k;
+  nd->stats.data_bytes_sent += (int64_t)size * k;
   return 0;
 }
 
@@ -379,34 +350,24 @@ int node_multicast(node *nd, const int *dsts, int k, const void *payload, uint32
 
 int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag) {
   if (dst < 0 || dst >= nd->size || dst == nd->rank || len > NODE_MAX_MESSAGE) return CS_EINVAL;
-  send_buf *b = new_send_buf(len);
+  pool_buf *b = pool_get(nd->bufs, len);
   if (!b) return CS_ENOMEM;
   if (len) memcpy(b->data, bytes, len);
-  int rc = post_send(nd, dst, b, len, tag ? tag : NODE_TAG);
-  if (rc && b->refs == 0) {
-    free(b->data);
-    free(b);
-  }
-  if (!rc) {
-    nd->stats.raw_sent++;
-    nd->stats.raw_bytes_sent += (int64_t)len;
-  }
-  return rc;
+  CS_TRY(post_copies(nd, &dst, 1, b, len, tag ? tag : NODE_TAG));
+  nd->stats.raw_sent++;
+  nd->stats.raw_bytes_sent += (int64_t)len;
+  return 0;
 }
 
 /* Sends a clock-less control message (round marker, DONE, STOP) to one peer. */
 static int send_control(node *nd, int dst, wire_kind kind, uint64_t seq) {
   wire_header h = {.kind = (uint8_t)kind, .sender = (uint32_t)nd->rank, .seq = seq};
-  send_buf *b = new_send_buf(WIRE_HEADER_BYTES);
+  pool_buf *b = pool_get(nd->bufs, WIRE_HEADER_BYTES);
   if (!b) return CS_ENOMEM;
   wire_encode(b->data, WIRE_HEADER_BYTES, &h, NULL, NULL);
-  int rc = post_send(nd, dst, b, WIRE_HEADER_BYTES, NODE_TAG);
-  if (rc && b->refs == 0) {
-    free(b->data);
-    free(b);
-  }
-  if (!rc) nd->stats.control_sent++;
-  return rc;
+  CS_TRY(post_copies(nd, &dst, 1, b, WIRE_HEADER_BYTES, NODE_TAG));
+  nd->stats.control_sent++;
+  return 0;
 }
 
 int node_round_end(node *nd) {
@@ -449,40 +410,31 @@ static queued *queue_remove(node *nd, size_t k) {
   return q;
 }
 
-/* Handles one received MPI message: decode strictly, then queue data or apply control. */
-static int accept_arrival(node *nd, uint8_t *buf, int count, int src) {
-  wire_view v;
-  wire_reject why = wire_decode(buf, (size_t)count, src, nd->size, &v, nd->decode_vc);
-  if (why != WIRE_OK) {
-    count_reject(nd, why);
-    free(buf);
-    return 0;
-  }
-  if (nd->done_from[src] && v.h.kind != WIRE_STOP) { /* nothing may follow a peer's DONE */
+/* A stop was asked here (signal) or by a peer (STOP): the first step of the state machine. */
+static void request_stop(node *nd) {
+  if (nd->phase == NODE_RUNNING) nd->phase = NODE_STOP_REQUESTED;
+}
+
+/* Handles one received message, already decoded into its entry q: queue data, apply control. */
+static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wire_view *v) {
+  if (nd->done_from[src] && v->h.kind != WIRE_STOP) { /* nothing may follow a peer's DONE */
     count_reject(nd, NODE_REJECT_AFTER_DONE);
-    free(buf);
+    free_queued(nd, q);
     return 0;
   }
   nd->arrivals++;
-  switch ((wire_kind)v.h.kind) {
+  switch ((wire_kind)v->h.kind) {
     case WIRE_DATA: {
-      queued *q = malloc(sizeof *q + (size_t)nd->size * sizeof(vtick_t));
-      if (!q) {
-        free(buf);
-        return CS_ENOMEM;
-      }
-      memcpy(q->vc, nd->decode_vc, (size_t)nd->size * sizeof(vtick_t));
-      q->buf = buf;
-      q->m = (node_message){.src = src, .send_seq = (int64_t)v.h.seq, .lamport = v.h.lamport, .vc = q->vc,
-                            .payload = v.payload, .payload_len = v.h.payload_len, .bytes = (uint32_t)count,
+      q->m = (node_message){.src = src, .send_seq = (int64_t)v->h.seq, .lamport = v->h.lamport, .vc = q->vc,
+                            .payload = v->payload, .payload_len = v->h.payload_len, .bytes = bytes,
                             .round = nd->peer_rounds[src], .arrive_s = node_now_s(nd)};
       nd->stats.received++;
       int rc = queue_push(nd, q);
-      if (rc) free_queued(q);
+      if (rc) free_queued(nd, q);
       return rc;
     }
     case WIRE_ROUND_END:
-      if (v.h.seq != (uint64_t)nd->peer_rounds[src]) count_reject(nd, NODE_REJECT_ROUND);
+      if (v->h.seq != (uint64_t)nd->peer_rounds[src]) count_reject(nd, NODE_REJECT_ROUND);
       else nd->peer_rounds[src]++;
       break;
     case WIRE_DONE:
@@ -491,48 +443,78 @@ static int accept_arrival(node *nd, uint8_t *buf, int count, int src) {
         nd->n_done++;
       }
       break;
-    case WIRE_STOP: nd->stopping = 1; break;
+    case WIRE_STOP: request_stop(nd); break;
   }
-  free(buf);
+  free_queued(nd, q);
   return 0;
 }
 
-/* Moves everything MPI has for us into the queue (at most DRAIN_BATCH messages), recording
- * arrival times, and retires completed sends. A message with a foreign tag or too large to be
- * ours is received (so it cannot clog MPI) and rejected without being stored. */
-static int progress(node *nd) {
-  CS_TRY(progress_sends(nd));
+/* Moves everything MPI has for us into the queue in one pass (at most DRAIN_BATCH messages),
+ * and retires completed sends (a waiting rank always, a busy one once RETIRE_BATCH are
+ * pending: testing every pending send on every tick cost more than the sends). Each arrival,
+ * in steps:
+ *   1. a matched probe says its size (the receive then takes exactly that message);
+ *   2. too large to be ours, or a foreign tag: received into a scrap (so it cannot clog MPI),
+ *      counted and dropped;
+ *   3. received straight into a pooled queue entry (entry, clock, then the message);
+ *   4. decoded strictly in place, the clock into the entry; a bad message is counted and dropped;
+ *   5. data is queued with its arrival time, control is applied. */
+static int drain(node *nd, int waiting) {
+  if (nd->n_pending >= (waiting ? 1 : RETIRE_BATCH)) CS_TRY(retire_sends(nd));
   size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
+  size_t head = sizeof(queued) + (size_t)nd->size * sizeof(vtick_t);
   for (int k = 0; k < DRAIN_BATCH; k++) {
     int flag = 0, count = 0;
     MPI_Status st;
     MPI_Message msg;
-    /* a matched probe: the receive below takes exactly this message without matching again */
-    CS_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, nd->comm, &flag, &msg, &st));
+    CS_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, nd->comm, &flag, &msg, &st)); /* 1 */
     if (!flag) break;
     CS_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
-    if (count == MPI_UNDEFINED || (size_t)count > limit) {
-      uint8_t sink[8];
-      MPI_Mrecv(sink, (int)sizeof sink, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-      count_reject(nd, NODE_REJECT_OVERSIZE); /* the truncation error is the point: ignore it */
+    if (count == MPI_UNDEFINED || (size_t)count > limit || st.MPI_TAG != NODE_TAG) { /* 2 */
+      uint8_t scrap[64];
+      int big = count == MPI_UNDEFINED || (size_t)count > sizeof scrap;
+      /* an oversized message truncates into the scrap: the truncation error is the point */
+      int rc = MPI_Mrecv(scrap, (int)sizeof scrap, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+      if (rc != MPI_SUCCESS && !big) return cs_mpi_fail(rc, "MPI_Mrecv(scrap)", __FILE__, __LINE__);
+      count_reject(nd, st.MPI_TAG != NODE_TAG ? NODE_REJECT_TAG : NODE_REJECT_OVERSIZE);
       continue;
     }
-    uint8_t *buf = malloc(count ? (size_t)count : 1);
-    if (!buf) return CS_ENOMEM;
-    int rc = MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+    pool_buf *b = pool_get(nd->bufs, head + (size_t)count); /* 3 */
+    if (!b) return CS_ENOMEM;
+    queued *q = (queued *)(void *)b->data;
+    q->own = b;
+    uint8_t *raw = b->data + head;
+    int rc = MPI_Mrecv(raw, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) {
-      free(buf);
+      pool_put(nd->bufs, b);
       return cs_mpi_fail(rc, "MPI_Mrecv(arrival)", __FILE__, __LINE__);
     }
-    if (st.MPI_TAG != NODE_TAG) {
-      free(buf);
-      count_reject(nd, NODE_REJECT_TAG);
+    wire_view v;
+    wire_reject why = wire_decode(raw, (size_t)count, st.MPI_SOURCE, nd->size, &v, q->vc); /* 4 */
+    if (why != WIRE_OK) {
+      count_reject(nd, why);
+      pool_put(nd->bufs, b);
       continue;
     }
-    CS_TRY(accept_arrival(nd, buf, count, st.MPI_SOURCE));
+    CS_TRY(accept_arrival(nd, q, st.MPI_SOURCE, (uint32_t)count, &v)); /* 5 */
   }
-  if (stop_signal && !nd->stopping) nd->stopping = 1;
+  if (stop_signal) request_stop(nd);
   return 0;
+}
+
+/* Drains when it is time to: always when the rank has its cores to itself (a poll that finds
+ * nothing costs little), at most every DRAIN_SHARED_S when it shares them (see the policy). */
+static int drain_if_due(node *nd) {
+  if (nd->shared_cores) {
+    if ((++nd->busy_polls & 7) != 0) return 0; /* the clock every 8th tick */
+    double now = mono_s();
+    if (now - nd->last_drain_s < DRAIN_SHARED_S) {
+      if (stop_signal) request_stop(nd);
+      return 0;
+    }
+    nd->last_drain_s = now;
+  }
+  return drain(nd, 0);
 }
 
 /* The receive rule, step by step, for the k-th queued message:
@@ -548,124 +530,56 @@ static int take(node *nd, size_t k, const node_protocol *p) {
   vclock_receive(nd->vc, q->vc, (size_t)nd->size, (size_t)nd->rank);
   int64_t seq = nd->next_seq;
   int rc = record_event(nd, TRACE_RECV, before, q->m.src);
-  if (!rc) rc = trace_message(nd->tr, q->m.src, q->m.send_seq, seq, q->m.arrive_s, (int32_t)q->m.bytes);
+  if (!rc && trace_enabled(nd->tr))
+    rc = trace_message(nd->tr, q->m.src, q->m.send_seq, seq, q->m.arrive_s, (int32_t)q->m.bytes);
   if (!rc && p->on_receive) rc = p->on_receive(p->state, nd, &q->m);
-  free_queued(q);
+  free_queued(nd, q);
   return rc;
 }
 
 /* Index of the oldest queued message the protocol accepts now, or -1. */
 static long find_acceptable(node *nd, const node_protocol *p) {
+  if (!p->accepts) return nd->q_len > 0 ? 0 : -1;
   for (size_t k = 0; k < nd->q_len; k++) {
     const queued *q = nd->q[(nd->q_head + k) % nd->q_cap];
-    if (!p->accepts || p->accepts(p->state, nd, &q->m)) return (long)k;
+    if (p->accepts(p->state, nd, &q->m)) return (long)k;
   }
   return -1;
 }
 
-/* ---- trace blocks ----------------------------------------------------------------------------- */
+/* ---- waiting ------------------------------------------------------------------------------------ */
 
-/* Writes the buffered rows as one block: the counts of every rank are gathered (non-blocking,
- * so arrivals keep being drained meanwhile), then h5out writes collectively. The gather also
- * carries each rank's stop flag; *any_stop tells whether some rank asked to stop. */
-static int flush_block(node *nd, int nonblocking, int *any_stop) {
-  int64_t mine[3];
-  int64_t *all = malloc(3 * (size_t)nd->size * sizeof *all);
-  int64_t *counts = malloc(2 * (size_t)nd->size * sizeof *counts);
-  int rc = 0;
-  if (!all || !counts) {
-    rc = CS_ENOMEM;
-    goto done;
-  }
-  trace_block b;
-  trace_view(nd->tr, &b);
-  mine[0] = b.n_events;
-  mine[1] = b.n_messages;
-  mine[2] = node_stopping(nd);
-  if (nonblocking) {
-    MPI_Request req;
-    int flag = 0, mrc = MPI_Iallgather(mine, 3, MPI_INT64_T, all, 3, MPI_INT64_T, nd->comm, &req);
-    if (mrc != MPI_SUCCESS) {
-      rc = cs_mpi_fail(mrc, "MPI_Iallgather(block counts)", __FILE__, __LINE__);
-      goto done;
-    }
-    while (!flag) {
-      if ((mrc = MPI_Test(&req, &flag, MPI_STATUS_IGNORE)) != MPI_SUCCESS) {
-        rc = cs_mpi_fail(mrc, "MPI_Test(block counts)", __FILE__, __LINE__);
-        goto done;
-      }
-      if (!flag && (rc = progress(nd))) goto done;
-      if (!flag) pause_s(20e-6);
-    }
-    /* the rows drained while waiting belong to the next block: the counts were taken before */
-  } else {
-    int mrc = MPI_Allgather(mine, 3, MPI_INT64_T, all, 3, MPI_INT64_T, nd->comm);
-    if (mrc != MPI_SUCCESS) {
-      rc = cs_mpi_fail(mrc, "MPI_Allgather(block counts)", __FILE__, __LINE__);
-      goto done;
-    }
-  }
-  int stop = 0;
-  for (int r = 0; r < nd->size; r++) {
-    counts[2 * r] = all[3 * r];
-    counts[2 * r + 1] = all[3 * r + 1];
-    stop |= all[3 * r + 2] != 0;
-  }
-  if (any_stop) *any_stop = stop;
-  if ((rc = h5out_append(nd->out, &b, counts))) goto done;
-  trace_clear(nd->tr);
-done:
-  free(all);
-  free(counts);
-  return rc;
-}
-
-int node_flush(node *nd) {
-  if (!nd->out || !trace_enabled(nd->tr)) return 0;
-  return flush_block(nd, 0, NULL);
-}
-
-/* One flush epoch during the run; stops everyone if any rank asked to. */
-static int flush_epoch(node *nd) {
-  int any_stop = 0;
-  CS_TRY(flush_block(nd, 1, &any_stop));
-  nd->epochs_done++;
-  if (any_stop) nd->stop_agreed = 1;
-  return 0;
-}
-
-/* ---- the tick loop ------------------------------------------------------------------------------ */
-
-/* Tells every peer to stop (once). */
-static int announce_stop(node *nd) {
-  if (nd->stop_sent) return 0;
-  nd->stop_sent = 1;
-  nd->stats.stopped = 1;
-  for (int p = 0; p < nd->size; p++)
-    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_STOP, 0));
-  return 0;
-}
-
-/* Waits, draining arrivals, until wall time `deadline` or a stop request. */
-static int wait_until(node *nd, double deadline) {
-  for (;;) {
-    CS_TRY(progress(nd));
-    if (node_stopping(nd)) return 0;
-    double left = deadline - node_now_s(nd);
-    if (left <= 0) return 0;
-    pause_s(left < 200e-6 ? left : 200e-6);
-  }
-}
-
-/* Waits, draining, until something arrives (data or control) or a stop request. */
-static int wait_for_arrival(node *nd) {
+/* Waits, draining arrivals, until wall time `deadline` (relative to the common start), or with
+ * deadline = INFINITY until something arrives; a stop request ends any wait. In steps:
+ *   1. drain; return when the wait is over;
+ *   2. waiting for an arrival: poll again at once while the wait is younger than the spin
+ *      budget (SPIN_ALONE_S alone, SPIN_SHARED_S sharing cores), then yield between polls;
+ *   3. waiting for a deadline at least SLEEP_MIN_S ahead (alone: plus SLEEP_MARGIN_S): sleep
+ *      towards it, at most SLEEP_SLICE_S at a time; alone, wake SLEEP_MARGIN_S early;
+ *   4. a nearer deadline: alone, poll until it; sharing cores, yield between polls. */
+static int wait_for(node *nd, double deadline) {
   uint64_t seen = nd->arrivals;
-  double spin_until = mono_s() + WAIT_SPIN_S;
-  for (unsigned polls = 1, spinning = 1;; polls++) {
-    CS_TRY(progress(nd));
-    if (nd->arrivals != seen || node_stopping(nd)) return 0;
-    if (spinning && polls % 32 == 0) spinning = mono_s() < spin_until; /* the clock every 32 polls */
-    if (!spinning) pause_s(0);
+  double start = mono_s(), budget = nd->shared_cores ? SPIN_SHARED_S : SPIN_ALONE_S;
+  double margin = nd->shared_cores ? 0 : SLEEP_MARGIN_S;
+  int spinning = 1;
+  for (unsigned polls = 1;; polls++) {
+    CS_TRY(drain(nd, 1)); /* 1 */
+    if (node_stopping(nd)) return 0;
+    if (deadline == INFINITY) { /* 2 */
+      if (nd->arrivals != seen) return 0;
+      if (spinning && polls % 16 == 0) spinning = mono_s() - start < budget; /* the clock every 16 polls */
+      if (!spinning) sched_yield();
+      continue;
+    }
+    nd->last_drain_s = mono_s();
+    double left = deadline - (nd->last_drain_s - nd->t0);
+    if (left <= 0) return 0;
+    if (left - margin >= SLEEP_MIN_S) { /* 3 */
+      double nap = left - margin;
+      sleep_s(nap < SLEEP_SLICE_S ? nap : SLEEP_SLICE_S);
+    } else if (nd->shared_cores) { /* 4 */
+      sched_yield();
+    }
   }
 }
 
@@ -674,6 +588,95 @@ static void record_lateness(node *nd, double late_s) {
   if (late_s > nd->stats.max_lateness_s) nd->stats.max_lateness_s = late_s;
   long bin = (long)(late_s / 10e-6);
   nd->lateness_hist[bin < LATENESS_BINS - 1 ? bin : LATENESS_BINS - 1]++;
+}
+
+/* ---- trace blocks ----------------------------------------------------------------------------- */
+
+/* Writes the buffered rows as one block, in steps:
+ *   1. gather every rank's row counts, its stop flag and `due` (the last epoch it has reached),
+ *      non-blocking, so arrivals keep being drained meanwhile (with `nonblocking`);
+ *   2. h5out writes every rank's rows collectively;
+ *   3. *any_stop: some rank was stopping; *epoch: the largest `due` of all ranks, the same on
+ *      every rank, so blocks that fell due while a rank was late become this one write. */
+static int flush_block(node *nd, int nonblocking, int64_t due, int *any_stop, int64_t *epoch) {
+  int64_t mine[4];
+  int64_t *all = malloc(4 * (size_t)nd->size * sizeof *all);
+  int64_t *counts = malloc(2 * (size_t)nd->size * sizeof *counts);
+  int rc = 0;
+  MPI_Request req = MPI_REQUEST_NULL;
+  if (!all || !counts) {
+    rc = CS_ENOMEM;
+    goto fail;
+  }
+  trace_block b;
+  trace_view(nd->tr, &b);
+  mine[0] = b.n_events;
+  mine[1] = b.n_messages;
+  mine[2] = node_stopping(nd);
+  mine[3] = due;
+  if (nonblocking) { /* 1 */
+    int flag = 0;
+    CS_MPI_GOTO(MPI_Iallgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, nd->comm, &req));
+    for (;;) {
+      CS_MPI_GOTO(MPI_Test(&req, &flag, MPI_STATUS_IGNORE));
+      if (flag) break;
+      if ((rc = wait_for(nd, node_now_s(nd) + SLEEP_MIN_S))) goto fail;
+    }
+    /* the rows drained while waiting belong to the next block: the counts were taken before */
+  } else {
+    CS_MPI_GOTO(MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, nd->comm));
+  }
+  int stop = 0;
+  int64_t latest = due;
+  for (int r = 0; r < nd->size; r++) {
+    counts[2 * r] = all[4 * r];
+    counts[2 * r + 1] = all[4 * r + 1];
+    stop |= all[4 * r + 2] != 0;
+    if (all[4 * r + 3] > latest) latest = all[4 * r + 3];
+  }
+  if (any_stop) *any_stop = stop;
+  if (epoch) *epoch = latest;
+  if ((rc = h5out_append(nd->out, &b, counts))) goto fail; /* 2 */
+  trace_clear(nd->tr);
+fail:
+  free(all);
+  free(counts);
+  return rc;
+}
+
+int node_flush(node *nd) {
+  if (!nd->out || !trace_enabled(nd->tr)) return 0;
+  return flush_block(nd, 0, 0, NULL, NULL);
+}
+
+/* One flush point during the run: every epoch up to the latest any rank has reached is
+ * written as this one block (3. above); a stop seen by any rank ends the run for all. */
+static int flush_epoch(node *nd, int64_t due) {
+  int any_stop = 0;
+  int64_t epoch = due;
+  if (due <= nd->epochs_done) due = nd->epochs_done + 1;
+  CS_TRY(flush_block(nd, 1, due, &any_stop, &epoch));
+  nd->epochs_done = epoch < nd->epochs_done + 1 ? nd->epochs_done + 1 : epoch;
+  if (nd->epochs_done > nd->epochs_total) nd->epochs_done = nd->epochs_total;
+  if (any_stop) {
+    nd->phase = NODE_STOP_AGREED;
+    nd->stats.stopped = 1;
+  }
+  return 0;
+}
+
+/* ---- the tick loop ------------------------------------------------------------------------------ */
+
+/* Tells every peer to stop (STOP_REQUESTED -> STOP_ANNOUNCED). A signal that arrives in a
+ * later state (the run is already ending) asks for the same once. */
+static int announce_stop(node *nd) {
+  if (nd->phase == NODE_RUNNING && stop_signal) nd->phase = NODE_STOP_REQUESTED;
+  if (nd->phase != NODE_STOP_REQUESTED) return 0;
+  nd->phase = NODE_STOP_ANNOUNCED;
+  nd->stats.stopped = 1;
+  for (int p = 0; p < nd->size; p++)
+    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_STOP, 0));
+  return 0;
 }
 
 /* The shutdown exchange, in steps:
@@ -686,25 +689,22 @@ static int shutdown_exchange(node *nd) {
   for (int p = 0; p < nd->size; p++)
     if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_DONE, 0));
   while (nd->n_done < nd->size - 1) {
-    CS_TRY(progress(nd));
+    uint64_t seen = nd->arrivals;
+    CS_TRY(drain(nd, 1));
     /* signalled while waiting for slower peers: they must stop too, not run on to their end */
     if (stop_signal) CS_TRY(announce_stop(nd));
-    if (nd->n_done < nd->size - 1) pause_s(0);
+    if (nd->n_done < nd->size - 1 && nd->arrivals == seen) sched_yield();
   }
   while (nd->q_len > 0) {
     queued *q = queue_remove(nd, 0);
     int rc = trace_message(nd->tr, q->m.src, q->m.send_seq, -1, q->m.arrive_s, (int32_t)q->m.bytes);
     nd->stats.undelivered++;
-    free_queued(q);
+    free_queued(nd, q);
     if (rc) return rc;
   }
   if (nd->n_pending) {
     CS_MPI(MPI_Waitall(nd->n_pending, nd->reqs, MPI_STATUSES_IGNORE));
-    for (int k = 0; k < nd->n_pending; k++)
-      if (--nd->req_buf[k]->refs == 0) {
-        free(nd->req_buf[k]->data);
-        free(nd->req_buf[k]);
-      }
+    for (int k = 0; k < nd->n_pending; k++) release_send(nd, nd->req_buf[k]);
     nd->n_pending = 0;
   }
   return 0;
@@ -721,10 +721,14 @@ static int64_t ticks_in_run(double duration_s, double rate_hz) {
 }
 
 /* The tick loop, in steps, for tick k of a rank with period P = 1/(rate*speedup):
- *   1. drain arrivals; on a stop request, tell the peers and stop at the next epoch (or now);
+ *   1. drain arrivals (throttled: when due, see drain_if_due; unthrottled: every 16th tick, and
+ *      whenever the rank waits, which it does as soon as it has nothing to do: a poll on every
+ *      tick sat between a message's arrival and the reply to it); on a stop request, tell the
+ *      peers and stop;
  *   2. stop when the protocol is finished (runs without a duration);
- *   3. throttled: stop after the run's ceil(D*r) ticks (ticks_in_run); write the trace blocks due
- *      before the deadline; wait for the deadline (absolute, so error never accumulates);
+ *   3. throttled: stop after the run's ceil(D*r) ticks (ticks_in_run); write one trace block if
+ *      an epoch fell due by the deadline (every epoch due by then, for every rank, in that one
+ *      write); wait for the deadline (absolute, so error never accumulates);
  *   4. the tick: the oldest acceptable queued message becomes a RECV event, else the protocol's
  *      idle step; an unthrottled rank whose idle step did nothing (no event, no message posted)
  *      waits for the next arrival.
@@ -735,22 +739,23 @@ int node_run(node *nd, const node_protocol *proto) {
   double period = o->tick_rate_hz > 0 ? 1.0 / (o->tick_rate_hz * o->speedup) : 0.0;
   double end_wall = o->duration_s > 0 ? o->duration_s / o->speedup : INFINITY;
   int64_t n_ticks = period > 0 && o->duration_s > 0 ? ticks_in_run(o->duration_s, o->tick_rate_hz) : INT64_MAX;
+  double flush_s = o->flush_interval_s;
   for (int64_t k = 0;; k++) {
-    CS_TRY(progress(nd)); /* 1 */
-    if (node_stopping(nd)) {
+    if (period > 0 || (nd->stats.ticks & 15) == 0) CS_TRY(drain_if_due(nd)); /* 1 */
+    if (nd->phase != NODE_RUNNING || stop_signal) {
       CS_TRY(announce_stop(nd));
       break;
     }
-    if (nd->stop_agreed) break;
     if (o->duration_s <= 0 && proto->is_finished && proto->is_finished(proto->state, nd)) break; /* 2 */
     if (period > 0) { /* 3 */
       double deadline = (double)k * period;
       if (k >= n_ticks) break;
-      while (nd->epochs_done < nd->epochs_total && !nd->stop_agreed &&
-             (double)(nd->epochs_done + 1) * o->flush_interval_s <= deadline)
-        CS_TRY(flush_epoch(nd));
-      if (nd->stop_agreed) break;
-      CS_TRY(wait_until(nd, deadline));
+      if (nd->epochs_done < nd->epochs_total && (double)(nd->epochs_done + 1) * flush_s <= deadline) {
+        int64_t due = (int64_t)floor(deadline / flush_s);
+        CS_TRY(flush_epoch(nd, due < nd->epochs_total ? due : nd->epochs_total));
+        if (nd->phase != NODE_RUNNING) break;
+      }
+      if (node_now_s(nd) < deadline) CS_TRY(wait_for(nd, deadline));
       if (node_stopping(nd)) {
         k--; /* this tick did not happen; handle the stop at the top */
         continue;
@@ -768,12 +773,14 @@ int node_run(node *nd, const node_protocol *proto) {
       if (proto->on_idle) CS_TRY(proto->on_idle(proto->state, nd));
       if (nd->actions + (uint64_t)nd->next_seq == before && period == 0 && find_acceptable(nd, proto) < 0 &&
           !(proto->is_finished && proto->is_finished(proto->state, nd)))
-        CS_TRY(wait_for_arrival(nd));
+        CS_TRY(wait_for(nd, INFINITY));
     }
   }
-  /* Epochs still owed: every rank takes part in the same number of blocks. After a stop the
-   * first of them carries our stop flag, so it is the last for everyone. */
-  while (!nd->stop_agreed && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd));
+  /* Epochs still owed: every rank takes part in the same number of blocks. A rank done with
+   * its ticks pushes no epoch forward (it asks for the next one only), so a late peer still
+   * writes a block per epoch of its own; after a stop the first block carries the stop flag,
+   * so it is the last for everyone. */
+  while (nd->phase != NODE_STOP_AGREED && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd, 0));
   CS_TRY(shutdown_exchange(nd));
   /* One verdict for all: a rank whose protocol finished before a peer was signalled never
    * announced a stop itself, yet its callers must take the same (collective) path as the rest. */
@@ -899,35 +906,3 @@ int node_gather_trace(node *nd, node_gathered *g) {
   return 0;
 }
 
-int node_read_shared_file(MPI_Comm comm, const char *path, size_t max_bytes, char **text, char *err, size_t errcap) {
-  int rank = 0;
-  int64_t len = -1;
-  char *buf = NULL;
-  *text = NULL;
-  CS_MPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-      snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
-    } else {
-      buf = malloc(max_bytes + 1);
-      size_t got = buf ? fread(buf, 1, max_bytes + 1, f) : 0;
-      if (!buf) snprintf(err, errcap, "out of memory reading %s", path);
-      else if (ferror(f)) snprintf(err, errcap, "cannot read %s: %s", path, strerror(errno));
-      else if (got > max_bytes) snprintf(err, errcap, "%s is larger than %zu bytes", path, max_bytes);
-      else len = (int64_t)got;
-      fclose(f);
-    }
-  }
-  CS_MPI(MPI_Bcast(&len, 1, MPI_INT64_T, 0, comm));
-  if (len < 0) {
-    free(buf);
-    CS_MPI(MPI_Bcast(err, (int)errcap, MPI_CHAR, 0, comm));
-    return CS_EIO;
-  }
-  if (rank != 0 && !(buf = malloc((size_t)len + 1))) cs_fatal("reading the shared file", CS_ENOMEM);
-  CS_MPI(MPI_Bcast(buf, (int)len, MPI_CHAR, 0, comm));
-  buf[len] = '\0';
-  *text = buf;
-  return 0;
-}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/mpienv.h"
 #include "consensus/hostile.h"
 #include "consensus/node.h"
 #include "consensus/rng.h"
@@ -947,12 +948,12 @@ int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out) {
   node_protocol proto = {.state = &b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
                          .is_finished = byz_is_finished};
   double t0 = node_now_s(nd);
-  if (node_agree(comm, rc) == 0) rc = node_run(nd, &proto);
+  if (mpienv_agree(comm, rc) == 0) rc = node_run(nd, &proto);
   double my_s = node_now_s(nd) - t0;
   /* 3. Totals and the IC1/IC2 verdict on rank 0. */
   byz_results res;
   memset(&res, 0, sizeof res);
-  if (node_agree(comm, rc) == 0) rc = gather_results(&b, nd, &res);
+  if (mpienv_agree(comm, rc) == 0) rc = gather_results(&b, nd, &res);
   double all_s = my_s;
   int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
   if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/mpienv.h"
 #include "consensus/node.h"
 #include "consensus/run.h"
 
@@ -122,7 +123,8 @@ int replay_main(MPI_Comm comm, const cs_config *cfg) {
   int n = cfg->n_ranks, rank = 0, rc;
   MPI_Comm_rank(comm, &rank);
   /* 1. Read and check the script before anything runs. */
-  rc = node_read_shared_file(comm, cfg->script_path, REPLAY_MAX_SCRIPT_BYTES, &text, err, sizeof err);
+  size_t text_len = 0;
+  rc = mpienv_read_shared_file(comm, cfg->script_path, REPLAY_MAX_SCRIPT_BYTES, &text, &text_len, err, sizeof err);
   if (!rc) {
     rc = replay_parse(text, n, &script, err, sizeof err);
     if (rc == CS_ENOMEM) cs_fatal("parsing the script", rc);

@@ -2,6 +2,7 @@
  * trusted. Rank 1 forges a DONE to rank 0, then sends real data: rank 0 must reject the data. */
 #include "check.h"
 #include "consensus/cs_error.h"
+#include "consensus/mpienv.h"
 #include "consensus/node.h"
 
 typedef struct forger {
@@ -30,7 +31,7 @@ static int is_finished(void *state, const node *nd) {
 int main(int argc, char **argv) {
   MPI_Comm world;
   int rank, size;
-  CHECK_INT(node_mpi_init(&argc, &argv, &world, &rank, &size), 0);
+  CHECK_INT(mpienv_init(&argc, &argv, &world, &rank, &size), 0);
   CHECK_INT(size, 2);
   node_options opt = {.speedup = 1, .trace = 0};
   node *nd = NULL;
@@ -46,7 +47,7 @@ int main(int argc, char **argv) {
     CHECK_INT(st.undelivered, 0);
   }
   node_destroy(nd);
-  CHECK_INT(node_mpi_finalize(), 0);
+  CHECK_INT(mpienv_finalize(), 0);
   if (rank == 0) printf("test_after_done: all checks passed\n");
   return 0;
 }

@@ -2,6 +2,7 @@
  * garbage and undelivered messages. Run at several rank counts. */
 #include "check.h"
 #include "consensus/cs_error.h"
+#include "consensus/mpienv.h"
 #include "consensus/node.h"
 
 enum { LAPS = 3 };
@@ -69,7 +70,7 @@ static int ring_is_finished(void *state, const node *nd) {
 int main(int argc, char **argv) {
   MPI_Comm world;
   int rank, size;
-  CHECK_INT(node_mpi_init(&argc, &argv, &world, &rank, &size), 0);
+  CHECK_INT(mpienv_init(&argc, &argv, &world, &rank, &size), 0);
   node_options opt = {.tick_rate_hz = 0, .speedup = 1, .duration_s = 0, .trace = 0};
   node *nd = NULL;
   CHECK_INT(node_create(world, &opt, NULL, &nd), 0);
@@ -103,7 +104,7 @@ int main(int argc, char **argv) {
   CHECK_INT(node_round(nd), 2);
   CHECK_INT(s.round_of_last, 0); /* the token always arrived before any round marker */
   node_destroy(nd);
-  CHECK_INT(node_mpi_finalize(), 0);
+  CHECK_INT(mpienv_finalize(), 0);
   if (rank == 0) printf("test_node: all checks passed at %d ranks\n", size);
   return 0;
 }

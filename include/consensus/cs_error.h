@@ -27,18 +27,35 @@ typedef enum cs_error {
 const char *cs_strerror(int code);
 
 /* Reports a failed MPI call (its text, file and line, and MPI's own error string) on stderr
- * and returns CS_EMPI. Defined in node.c, one of the few files that talk to MPI. */
+ * and returns CS_EMPI. Defined in mpienv.c, one of the few files that talk to MPI. */
 int cs_mpi_fail(int mpi_rc, const char *call, const char *file, int line);
 
 /* Reports a failed HDF5 call on stderr and returns CS_EHDF5. Defined in h5out.c. */
 int cs_h5_fail(const char *call, const char *file, int line);
 
-/* Checks an MPI call; on failure reports it and returns CS_EMPI from the enclosing function.
- * Effective only on communicators whose error handler is MPI_ERRORS_RETURN (the node's is). */
+/* A failure that one rank alone sees while the others may be inside a collective: prints
+ * "consensus: rank R on HOST: WHAT: REASON" and aborts the whole job (returning would hang).
+ * Defined in mpienv.c. */
+void cs_fatal(const char *what, int code);
+
+/* Every MPI call is checked through one of two macros; both report the call, file and line.
+ * They work only on communicators whose error handler is MPI_ERRORS_RETURN (ours are).
+ *   CS_MPI(call)       returns CS_EMPI from the enclosing function;
+ *   CS_MPI_GOTO(call)  sets `rc` to CS_EMPI and jumps to the function's `fail:` label, for
+ *                      functions that release resources on one path (like CS_H5). */
 #define CS_MPI(call)                                                      \
   do {                                                                    \
     int cs_mpi_rc_ = (call);                                              \
     if (cs_mpi_rc_ != 0) return cs_mpi_fail(cs_mpi_rc_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+#define CS_MPI_GOTO(call)                                                 \
+  do {                                                                    \
+    int cs_mpi_rc_ = (call);                                              \
+    if (cs_mpi_rc_ != 0) {                                                \
+      rc = cs_mpi_fail(cs_mpi_rc_, #call, __FILE__, __LINE__);            \
+      goto fail;                                                          \
+    }                                                                     \
   } while (0)
 
 /* Checks an HDF5 call (negative means failure); jumps to the function's `fail:` label. */

@@ -25,6 +25,14 @@ enum {
 
 #define NODE_MAX_MESSAGE ((size_t)WIRE_HEADER_BYTES + 8u * WIRE_MAX_RANKS + WIRE_MAX_PAYLOAD)
 
+/* The shortest interval between trace blocks: each block is a collective write, so a shorter
+ * one would make the run mostly writing (and below the tick period, one write per tick). */
+#define NODE_MIN_FLUSH_INTERVAL_S 0.01
+
+/* Completed sends are retired (their buffers go back to the pool) at every drain, and also as
+ * soon as this many are pending, in the middle of a multicast too. */
+#define NODE_SEND_RETIRE_AT 1024
+
 /* A message as the protocol sees it on a tick: valid only during the callback. */
 typedef struct node_message {
   int src;
@@ -60,7 +68,8 @@ typedef struct node_options {
   double tick_rate_hz;     /* ticks per model second; 0 = unthrottled */
   double speedup;          /* model seconds per wall second (> 0) */
   double duration_s;       /* model seconds to run; 0 = until every rank's protocol is finished */
-  double flush_interval_s; /* wall seconds between trace blocks (needs a duration and a rate); 0: at the end */
+  double flush_interval_s; /* wall seconds between trace blocks (needs a duration and a rate); 0: at the end,
+                            * else at least NODE_MIN_FLUSH_INTERVAL_S */
   int trace;               /* record events and messages */
 } node_options;
 
@@ -82,14 +91,17 @@ typedef struct node_stats {
   double max_lateness_s;      /* largest delay of a tick behind its deadline */
   double p99_lateness_s;      /* 99th percentile of that delay (10 µs resolution) */
   int stopped;                /* the run was ended by a signal: after node_run, the same on every rank */
+  int64_t buffers_taken;      /* send buffers and queue entries taken from the node's pool */
+  int64_t buffer_allocations; /* of those, the ones that needed malloc (the rest were recycled) */
 } node_stats;
 
 /* Installs SIGTERM/SIGINT handlers that ask the runtime to stop cleanly. Not collective. */
 void node_install_signal_handlers(void);
 
-/* Creates a node on a duplicate of comm (errors return, they do not abort), synchronises the
- * common start of the wall clock and attaches `out` (may be NULL) for trace blocks.
- * Collective. Returns 0 or CS_EMPI / CS_ENOMEM / CS_EINVAL. */
+/* Creates a node on a duplicate of comm (errors return, they do not abort), decides how it
+ * waits (mpienv_oversubscribed), synchronises the common start of the wall clock and attaches
+ * `out` (may be NULL) for trace blocks. Collective. Returns 0 or CS_EMPI / CS_ENOMEM /
+ * CS_EINVAL (speedup not > 0, a negative rate or duration, a flush interval below the least). */
 int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_out);
 
 /* Frees the node, its queue and pending sends (which must have completed). Collective. */
@@ -114,6 +126,8 @@ int64_t node_events(const node *nd);     /* events so far = the seq of the next 
 int node_queue_len(const node *nd);
 double node_now_s(const node *nd);       /* wall seconds since the common start */
 int node_stopping(const node *nd);       /* 1 once a stop was requested (signal or peer) */
+int node_shares_cores(const node *nd);   /* 1 if ranks outnumber cores: the node waits politely */
+int node_pending_sends(const node *nd);  /* MPI sends posted and not yet retired */
 void node_get_stats(const node *nd, node_stats *out);
 MPI_Comm node_comm(const node *nd);      /* for h5out and bench only */
 
@@ -168,21 +182,5 @@ typedef struct node_gathered {
 } node_gathered;
 int node_gather_trace(node *nd, node_gathered *out);
 void node_gathered_free(node_gathered *g);
-
-/* MPI start-up and shut-down for main, so that main.c itself makes no MPI call. */
-int node_mpi_init(int *argc, char ***argv, MPI_Comm *world, int *rank, int *size);
-int node_mpi_finalize(void);
-
-/* A failure that one rank alone sees while the others may be inside a collective: prints
- * "consensus: rank R on HOST: WHAT: REASON" and aborts the whole job (returning would hang). */
-void cs_fatal(const char *what, int code);
-
-/* Rank 0 reads a whole text file and broadcasts it, so every rank parses the same bytes even
- * without a shared file system. On success *text is NUL-terminated (free it). Returns 0, or
- * CS_EIO with one line in err on every rank. Collective. */
-int node_read_shared_file(MPI_Comm comm, const char *path, size_t max_bytes, char **text, char *err, size_t errcap);
-
-/* Everyone agrees on one status: the worst (lowest) code of all ranks. Collective. */
-int node_agree(MPI_Comm comm, int code);
 
 #endif
