@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/trace.h"
 #include "consensus/rng.h"
 
 #define CMD_BIT(c) (1u << (c))
@@ -350,6 +351,9 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_FLUSH:
       CS_TRY(parse_real(p, name, v, &cfg->flush_interval_s));
       if (cfg->flush_interval_s < 0) return fail(p, "--flush-every: %s: must be >= 0 seconds (0: at the end)", v);
+      if (cfg->flush_interval_s > 0 && cfg->flush_interval_s < TRACE_MIN_FLUSH_INTERVAL_S)
+        return fail(p, "--flush-every: %s: at least %g seconds (each block is a collective write), or 0", v,
+                    TRACE_MIN_FLUSH_INTERVAL_S);
       return 0;
     case OPT_DURATION:
       CS_TRY(parse_real(p, name, v, &cfg->duration_s));

@@ -593,11 +593,13 @@ static void record_lateness(node *nd, double late_s) {
 /* ---- trace blocks ----------------------------------------------------------------------------- */
 
 /* Writes the buffered rows as one block, in steps:
- *   1. gather every rank's row counts, its stop flag and `due` (the last epoch it has reached),
- *      non-blocking, so arrivals keep being drained meanwhile (with `nonblocking`);
+ *   1. gather every rank's row counts, its stop flag and `due` (the last epoch it has reached;
+ *      -1 once its ticks are over), non-blocking, so arrivals keep being drained meanwhile
+ *      (with `nonblocking`);
  *   2. h5out writes every rank's rows collectively;
- *   3. *any_stop: some rank was stopping; *epoch: the largest `due` of all ranks, the same on
- *      every rank, so blocks that fell due while a rank was late become this one write. */
+ *   3. *any_stop: some rank was stopping; *epoch: the largest `due` of the ranks still ticking
+ *      (INT64_MAX when none is), the same on every rank, so blocks that fell due while a rank
+ *      was late become this one write. */
 static int flush_block(node *nd, int nonblocking, int64_t due, int *any_stop, int64_t *epoch) {
   int64_t mine[4];
   int64_t *all = malloc(4 * (size_t)nd->size * sizeof *all);
@@ -626,14 +628,16 @@ static int flush_block(node *nd, int nonblocking, int64_t due, int *any_stop, in
   } else {
     CS_MPI_GOTO(MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, nd->comm));
   }
-  int stop = 0;
-  int64_t latest = due;
+  int stop = 0, finished = 0;
+  int64_t latest = -1;
   for (int r = 0; r < nd->size; r++) {
     counts[2 * r] = all[4 * r];
     counts[2 * r + 1] = all[4 * r + 1];
     stop |= all[4 * r + 2] != 0;
-    if (all[4 * r + 3] > latest) latest = all[4 * r + 3];
+    if (all[4 * r + 3] < 0) finished++;
+    else if (all[4 * r + 3] > latest) latest = all[4 * r + 3];
   }
+  if (finished == nd->size) latest = INT64_MAX; /* nobody ticks any more: the rest is one block */
   if (any_stop) *any_stop = stop;
   if (epoch) *epoch = latest;
   if ((rc = h5out_append(nd->out, &b, counts))) goto fail; /* 2 */
@@ -649,15 +653,15 @@ int node_flush(node *nd) {
   return flush_block(nd, 0, 0, NULL, NULL);
 }
 
-/* One flush point during the run: every epoch up to the latest any rank has reached is
- * written as this one block (3. above); a stop seen by any rank ends the run for all. */
+/* One flush point: every epoch up to the latest any ticking rank has reached (due; -1 for a
+ * rank whose ticks are over) is written as this one block (3. above); a stop seen by any rank
+ * ends the run for all. */
 static int flush_epoch(node *nd, int64_t due) {
   int any_stop = 0;
-  int64_t epoch = due;
-  if (due <= nd->epochs_done) due = nd->epochs_done + 1;
+  int64_t epoch = 0;
   CS_TRY(flush_block(nd, 1, due, &any_stop, &epoch));
-  nd->epochs_done = epoch < nd->epochs_done + 1 ? nd->epochs_done + 1 : epoch;
-  if (nd->epochs_done > nd->epochs_total) nd->epochs_done = nd->epochs_total;
+  if (epoch <= nd->epochs_done) epoch = nd->epochs_done + 1;
+  nd->epochs_done = epoch < nd->epochs_total ? epoch : nd->epochs_total;
   if (any_stop) {
     nd->phase = NODE_STOP_AGREED;
     nd->stats.stopped = 1;
@@ -777,10 +781,10 @@ int node_run(node *nd, const node_protocol *proto) {
     }
   }
   /* Epochs still owed: every rank takes part in the same number of blocks. A rank done with
-   * its ticks pushes no epoch forward (it asks for the next one only), so a late peer still
-   * writes a block per epoch of its own; after a stop the first block carries the stop flag,
-   * so it is the last for everyone. */
-  while (nd->phase != NODE_STOP_AGREED && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd, 0));
+   * its ticks pushes no epoch forward, so a late peer still writes a block per epoch of its
+   * own; once no rank ticks, the rest is one block. After a stop the first block carries the
+   * stop flag, so it is the last for everyone. */
+  while (nd->phase != NODE_STOP_AGREED && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd, -1));
   CS_TRY(shutdown_exchange(nd));
   /* One verdict for all: a rank whose protocol finished before a peer was signalled never
    * announced a stop itself, yet its callers must take the same (collective) path as the rest. */

@@ -138,6 +138,16 @@ def test_periodic_trace_blocks():
     assert cols["ticks"].tolist() == [800, 1000, 1200]
 
 
+def test_blocks_due_together_are_one_write():
+    # a block every 0.01 s but a tick every 0.1 s: ten epochs fall due at each tick, and each
+    # tick writes them as one block (9 ticks after the first, then the rest of the run as one
+    # block, then the last block at the end); a block per epoch made 100
+    path, _ = run_clocks(3, ["--rates", "10", "--duration", 1, "--flush-every", 0.01, "-q"])
+    run, cols, _ = clocks_check.check_run(path)
+    assert int(run["attrs"]["trace_blocks"]) == 11
+    assert cols["ticks"].tolist() == [10, 10, 10]
+
+
 def peak_rss_kb(duration, flush):
     path, _ = run_clocks(3, ["--rates", 200000, "--duration", duration, "--flush-every", flush, "-q"])
     cols, _, _ = clocks_check.read_clocks(path)
@@ -173,6 +183,7 @@ def test_bad_input():
         (3, ["--rates", "1,2"], "2 entries but the run has 3 ranks"),
         (3, ["--p-internal", "1.5"], "not a probability in [0, 1]"),
         (3, ["--duration", "0"], "the duration must be > 0"),
+        (3, ["--flush-every", "0.001"], "at least 0.01 seconds"),
         (3, ["--speedup", "0"], "the speed-up must be > 0"),
         (4, ["--preset", "cs262"], "mpirun -np 3"),
     ]
@@ -182,6 +193,7 @@ def test_bad_input():
 
 
 FAST = [test_bad_input, test_invariants_three_ranks, test_rates_are_honoured, test_tick_count_exact_despite_rounding,
+        test_blocks_due_together_are_one_write,
         test_presets_and_overrides]
 SLOW = [test_invariants_seven_ranks, test_determinism_same_seed_same_draws, test_two_ranks_second_is_the_other,
         test_slow_rank_queue_grows, test_periodic_trace_blocks, test_untraced_run_still_summarises,

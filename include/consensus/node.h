@@ -25,9 +25,8 @@ enum {
 
 #define NODE_MAX_MESSAGE ((size_t)WIRE_HEADER_BYTES + 8u * WIRE_MAX_RANKS + WIRE_MAX_PAYLOAD)
 
-/* The shortest interval between trace blocks: each block is a collective write, so a shorter
- * one would make the run mostly writing (and below the tick period, one write per tick). */
-#define NODE_MIN_FLUSH_INTERVAL_S 0.01
+/* The shortest interval between trace blocks (see trace.h). */
+#define NODE_MIN_FLUSH_INTERVAL_S TRACE_MIN_FLUSH_INTERVAL_S
 
 /* Completed sends are retired (their buffers go back to the pool) at every drain, and also as
  * soon as this many are pending, in the middle of a multicast too. */

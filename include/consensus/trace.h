@@ -6,6 +6,10 @@
 
 #include "consensus/vclock.h"
 
+/* The shortest interval between trace blocks, in wall seconds: each block is a collective
+ * write, so a shorter one would make a run mostly writing (the runtime and the parser use it). */
+#define TRACE_MIN_FLUSH_INTERVAL_S 0.01
+
 typedef enum trace_kind { TRACE_INTERNAL = 0, TRACE_SEND = 1, TRACE_RECV = 2 } trace_kind;
 
 typedef struct trace trace;
