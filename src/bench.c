@@ -480,12 +480,12 @@ static int bench_rate(bench *B, h5out *out) {
  * scratch file beside the run file, which is deleted. */
 static int bench_h5(bench *B, cs_run *run) {
   double ignored = 0;
-  CS_TRY(node_rate_on(run->nd, B->comm, B->cfg->bench_iterations, &ignored));
-  int64_t mine = node_events(run->nd), events = 0;
+  CS_TRY(node_rate_on(run_node(run), B->comm, B->cfg->bench_iterations, &ignored));
+  int64_t mine = node_events(run_node(run)), events = 0;
   CS_MPI(MPI_Allreduce(&mine, &events, 1, MPI_INT64_T, MPI_SUM, B->comm));
   CS_MPI(MPI_Barrier(B->comm));
   double t0 = mono_s();
-  CS_TRY(node_flush(run->nd));
+  CS_TRY(node_flush(run_node(run)));
   double h5_s = mono_s() - t0;
   CS_TRY(max_over(B->comm, &h5_s));
   /* the baseline: per event 4+8+1+8+8+4+4 bytes plus the clock, per message 4+4+8+8+8+4 (one each) */
@@ -494,7 +494,7 @@ static int bench_h5(bench *B, cs_run *run) {
   CS_MPI(MPI_Exscan(&my_bytes, &offset, 1, MPI_INT64_T, MPI_SUM, B->comm));
   if (B->rank == 0) offset = 0;
   char path[4200];
-  snprintf(path, sizeof path, "%s.mpiio-scratch", h5out_path(run->out));
+  snprintf(path, sizeof path, "%s.mpiio-scratch", h5out_path(run_out(run)));
   uint8_t *buf = calloc(1, (size_t)(my_bytes ? my_bytes : 1));
   if (!buf) cs_fatal("bench MPI-IO buffer", CS_ENOMEM);
   MPI_File f;
@@ -549,7 +549,11 @@ static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double ra
   memset(&s, 0, sizeof s);
   if (sub != MPI_COMM_NULL) {
     if (!(c.strategy_of = calloc((size_t)n, sizeof *c.strategy_of))) cs_fatal("bench OM(m)", CS_ENOMEM);
-    rc = byz_run_trials(sub, &c, &s);
+    node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = 0};
+    node *nd = NULL;
+    rc = node_create(sub, &opt, NULL, &nd);
+    if (!rc) rc = byz_run_trials(nd, &c, &s);
+    node_destroy(nd);
     free(c.strategy_of);
   }
   CS_TRY(quiet_barrier(B->comm));
@@ -706,36 +710,46 @@ static int write_table(const bench *B, h5out *out) {
   return 0;
 }
 
-int bench_main(MPI_Comm comm, const cs_config *cfg) {
+/* The run, in steps: 1. a communicator of our own (the run's node traces the workload that
+ * the HDF5 measurement writes); 2. the measurements, in the order of the table; 3. print and
+ * write /bench. */
+static int bench_execute(cs_run *run, void *state) {
+  (void)state;
   int rc;
-  /* 1. Open the run (its node traces the workload that the HDF5 measurement writes). */
-  cs_run run;
-  node_options opt = run_node_options(cfg, 0);
-  opt.tick_rate_hz = 0;
-  if ((rc = run_begin(comm, cfg, &opt, &run))) return rc;
+  const cs_config *cfg = run_config(run);
+  /* 1 */
   bench *B = calloc(1, sizeof *B);
   if (!B) cs_fatal("bench", CS_ENOMEM);
   B->cfg = cfg;
-  B->rank = run.rank;
-  B->size = run.size;
-  if (MPI_Comm_dup(comm, &B->comm) != MPI_SUCCESS || MPI_Comm_set_errhandler(B->comm, MPI_ERRORS_RETURN))
+  B->rank = run_rank(run);
+  B->size = run_size(run);
+  if (MPI_Comm_dup(node_comm(run_node(run)), &B->comm) != MPI_SUCCESS ||
+      MPI_Comm_set_errhandler(B->comm, MPI_ERRORS_RETURN) != MPI_SUCCESS)
     cs_fatal("bench communicator", CS_EMPI);
-  /* 2. The measurements, in the order of the table. */
+  /* 2 */
   if ((rc = bench_pingpong(B))) cs_fatal("bench: ping-pong", rc);
-  if ((rc = bench_rate(B, run.out))) cs_fatal("bench: message rate", rc);
-  if (cfg->trace && (rc = bench_h5(B, &run))) cs_fatal("bench: HDF5 write rate", rc);
+  if ((rc = bench_rate(B, run_out(run)))) cs_fatal("bench: message rate", rc);
+  if (cfg->trace && (rc = bench_h5(B, run))) cs_fatal("bench: HDF5 write rate", rc);
   if ((rc = bench_om(B))) cs_fatal("bench: OM(m) scaling", rc);
-  /* 3. Print, write /bench, close. */
+  /* 3 */
   if (B->rank == 0) {
     print_table(B);
     fflush(stdout);
   }
-  if ((rc = write_table(B, run.out))) cs_fatal("writing /bench", rc);
-  char path[4200];
-  snprintf(path, sizeof path, "%s", h5out_path(run.out));
+  if ((rc = write_table(B, run_out(run)))) cs_fatal("writing /bench", rc);
   MPI_Comm_free(&B->comm);
   free(B);
-  int status = run_end(&run, 0);
-  if (!status && run.rank == 0 && !cfg->quiet) printf("wrote %s\n", path);
-  return status;
+  return CS_EXIT_OK;
+}
+
+/* The run's own node is unthrottled (its trace is the h5_write workload). */
+static int bench_prepare(cs_run *run, run_request *req, void **state) {
+  (void)run;
+  (void)state;
+  req->tick_rate_hz = 0;
+  return 0;
+}
+
+run_subcommand bench_subcommand(void) {
+  return (run_subcommand){.prepare = bench_prepare, .execute = bench_execute, .release = NULL};
 }

@@ -4,8 +4,6 @@
 #include "consensus/bench.h"
 #include "consensus/cli.h"
 #include "consensus/cs_error.h"
-#include "consensus/mpienv.h"
-#include "consensus/node.h"
 #include "consensus/proto_byz.h"
 #include "consensus/proto_clocks.h"
 #include "consensus/proto_replay.h"
@@ -16,27 +14,31 @@
 #endif
 
 /* The subcommands that exist; the others say so and exit 2. */
-static int dispatch(MPI_Comm world, const cs_config *cfg, int rank) {
+static int dispatch(run_world *world, const cs_config *cfg, int rank) {
+  run_subcommand sub;
   switch (cfg->command) {
-    case CS_CMD_REPLAY: return replay_main(world, cfg);
-    case CS_CMD_BYZ: return byz_main(world, cfg);
-    case CS_CMD_BENCH: return bench_main(world, cfg);
-    case CS_CMD_CLOCKS: return clocks_main(world, cfg);
-    case CS_CMD_NONE: break;
+    case CS_CMD_REPLAY: sub = replay_subcommand(); break;
+    case CS_CMD_BYZ: sub = byz_subcommand(); break;
+    case CS_CMD_BENCH: sub = bench_subcommand(); break;
+    case CS_CMD_CLOCKS: sub = clocks_subcommand(); break;
+    case CS_CMD_NONE:
+    default: {
+      char line[128];
+      snprintf(line, sizeof line, "consensus: no subcommand to run (%s)", cli_command_name(cfg->command));
+      run_usage_error(rank, line);
+      return CS_EXIT_USAGE;
+    }
   }
-  char line[128];
-  snprintf(line, sizeof line, "consensus: no subcommand to run (%s)", cli_command_name(cfg->command));
-  run_usage_error(rank, line);
-  return CS_EXIT_USAGE;
+  return run_execute(world, cfg, &sub);
 }
 
 int main(int argc, char **argv) {
-  MPI_Comm world;
+  run_world *world = NULL;
   int rank = 0, size = 1, status;
   char err[1024];
   cs_config cfg;
   /* 1. Start MPI. */
-  if (mpienv_init(&argc, &argv, &world, &rank, &size)) return CS_EXIT_FAILED;
+  if (run_world_init(&argc, &argv, &world, &rank, &size)) return CS_EXIT_FAILED;
   /* 2. Parse and validate: every rank reaches the same verdict, rank 0 alone speaks. */
   int parsed = cli_parse(argc, argv, size, &cfg, err, sizeof err);
   if (parsed == CLI_HELP) {
@@ -49,11 +51,11 @@ int main(int argc, char **argv) {
     run_usage_error(rank, err);
     status = CS_EXIT_USAGE;
   } else {
-    /* 3. Run the subcommand (it opens, runs, validates, writes and closes). */
+    /* 3. Run the subcommand (prepare, open, execute, close: run.c). */
     status = dispatch(world, &cfg, rank);
   }
   /* 4. Clean up. */
   cli_free(&cfg);
-  if (mpienv_finalize()) return CS_EXIT_FAILED;
+  if (run_world_finalize(world)) return CS_EXIT_FAILED;
   return status;
 }

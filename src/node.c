@@ -796,6 +796,8 @@ int node_run(node *nd, const node_protocol *proto) {
 
 /* ---- collectives for summaries ------------------------------------------------------------------ */
 
+int node_agree_status(node *nd, int code) { return mpienv_agree(nd->comm, code); }
+
 int node_gather_i64(node *nd, const int64_t *mine, int k, int64_t *all) {
   CS_MPI(MPI_Gather(mine, k, MPI_INT64_T, all, k, MPI_INT64_T, 0, nd->comm));
   return 0;

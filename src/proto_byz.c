@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
-#include "consensus/mpienv.h"
 #include "consensus/hostile.h"
 #include "consensus/node.h"
 #include "consensus/rng.h"
@@ -870,75 +869,85 @@ static int write_results(h5out *out, const byz *b, const byz_results *res) {
   return 0;
 }
 
-int byz_main(MPI_Comm comm, const cs_config *cfg) {
+/* ---- the subcommand -------------------------------------------------------------------------------- */
+
+/* Step 1 of the run: refuse what cannot run, before anything runs. */
+static int byz_prepare(cs_run *run, run_request *req, void **state) {
+  (void)req;
   char err[512];
-  int rank = 0, rc, status = CS_EXIT_OK;
-  MPI_Comm_rank(comm, &rank);
-  /* 1. Refuse what cannot run, before anything runs. */
-  if (check_size(cfg, err, sizeof err)) {
-    run_usage_error(rank, err);
+  if (check_size(run_config(run), err, sizeof err)) {
+    run_usage_error(run_rank(run), err);
     return CS_EXIT_USAGE;
   }
-  /* 2. Open the run; set up this general. */
-  cs_run run;
-  node_options opt = run_node_options(cfg, rank);
-  if ((rc = run_begin(comm, cfg, &opt, &run))) return rc;
-  byz b;
-  if ((rc = byz_init(&b, cfg, rank))) cs_fatal("setting up OM(m)", rc);
-  start_trial(&b, run.nd);
-  if ((rc = plan_round(&b))) cs_fatal("planning round 0", rc);
-  /* 3. Run every trial. */
-  node_protocol proto = {.state = &b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
+  byz *b = calloc(1, sizeof *b);
+  if (!b) cs_fatal("setting up OM(m)", CS_ENOMEM);
+  *state = b;
+  return 0;
+}
+
+static void byz_release(void *state) {
+  byz *b = state;
+  if (!b) return;
+  byz_free(b);
+  free(b);
+}
+
+/* The rest of the run, in steps: 2. set up this general; 3. run every trial; 4. validate on
+ * rank 0 (IC1 and IC2 for every trial), print, write /byz; 5. the verdict. */
+static int byz_execute(cs_run *run, void *state) {
+  byz *b = state;
+  const cs_config *cfg = run_config(run);
+  node *nd = run_node(run);
+  int rank = run_rank(run), rc;
+  /* 2 */
+  if ((rc = byz_init(b, cfg, rank))) cs_fatal("setting up OM(m)", rc);
+  start_trial(b, nd);
+  if ((rc = plan_round(b))) cs_fatal("planning round 0", rc);
+  /* 3 */
+  node_protocol proto = {.state = b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
                          .is_finished = byz_is_finished};
-  double t0 = node_now_s(run.nd);
-  if ((rc = node_run(run.nd, &proto))) cs_fatal("running OM(m)", rc);
-  double total_s = node_now_s(run.nd) - t0;
+  double t0 = node_now_s(nd);
+  if ((rc = node_run(nd, &proto))) cs_fatal("running OM(m)", rc);
+  double total_s = node_now_s(nd) - t0;
   /* A signal may stop the ranks in different trials: keep the trials every rank finished. */
-  int64_t minus_finished = -(b.trial < b.trials ? b.trial : b.trials), minus_fewest = 0; /* min = −max(−x) */
-  if ((rc = node_allreduce_i64(run.nd, &minus_finished, 1, &minus_fewest, 1))) cs_fatal("agreeing on trials", rc);
-  b.trials = -minus_fewest;
-  /* 4. Validate on rank 0: IC1 and IC2 for every trial; print; write /byz. */
+  int64_t minus_finished = -(b->trial < b->trials ? b->trial : b->trials), minus_fewest = 0; /* min = −max(−x) */
+  if ((rc = node_allreduce_i64(nd, &minus_finished, 1, &minus_fewest, 1))) cs_fatal("agreeing on trials", rc);
+  b->trials = -minus_fewest;
+  /* 4 */
   byz_results res;
-  if ((rc = gather_results(&b, run.nd, &res))) cs_fatal("gathering results", rc);
+  if ((rc = gather_results(b, nd, &res))) cs_fatal("gathering results", rc);
   if (rank == 0) {
-    print_results(&b, &res, total_s);
+    print_results(b, &res, total_s);
     fflush(stdout);
   }
-  if ((rc = write_results(run.out, &b, &res))) cs_fatal("writing /byz", rc);
-  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE && (rc = write_oral_log(run.out, &b, run.nd)))
+  if ((rc = write_results(run_out(run), b, &res))) cs_fatal("writing /byz", rc);
+  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE && (rc = write_oral_log(run_out(run), b, nd)))
     cs_fatal("writing /byz_oral", rc);
+  /* 5 */
   int64_t violated = 0, violated_all = 0;
   for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);
   results_free(&res);
-  if ((rc = node_allreduce_i64(run.nd, &violated, 1, &violated_all, 1))) cs_fatal("sharing the verdict", rc);
+  if ((rc = node_allreduce_i64(nd, &violated, 1, &violated_all, 1))) cs_fatal("sharing the verdict", rc);
   violated = violated_all;
-  char path[4200];
-  snprintf(path, sizeof path, "%s", h5out_path(run.out));
-  /* 5. Close the file. */
-  int traitor = b.traitor_ever;
-  byz_free(&b);
-  if ((status = run_end(&run, traitor))) return status;
-  if (rank == 0 && !cfg->quiet) printf("wrote %s\n", path);
+  run_set_traitor(run, b->traitor_ever);
   if (cfg->expect_agreement && violated > 0 && rank == 0)
     fprintf(stderr, "consensus byz: agreement was expected but IC1 or IC2 failed in %" PRId64 " trial%s\n", violated,
             violated == 1 ? "" : "s");
   return cfg->expect_agreement && violated > 0 ? CS_EXIT_DISAGREED : CS_EXIT_OK;
 }
 
-int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out) {
+run_subcommand byz_subcommand(void) {
+  return (run_subcommand){.prepare = byz_prepare, .execute = byz_execute, .release = byz_release};
+}
+
+int byz_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
   char err[512];
   int rc;
-  if (!cfg || !out) return CS_EINVAL;
+  if (!nd || !cfg || !out) return CS_EINVAL;
   memset(out, 0, sizeof *out);
   if (check_size(cfg, err, sizeof err)) return CS_EUSAGE;
-  /* 1. An untraced, unthrottled node without a file, and this general. */
-  node_options opt = {.tick_rate_hz = 0, .speedup = 1, .duration_s = 0, .flush_interval_s = 0, .trace = 0};
-  node *nd = NULL;
-  CS_TRY(node_create(comm, &opt, NULL, &nd));
-  if (node_size(nd) != cfg->n_ranks) {
-    node_destroy(nd);
-    return CS_EINVAL;
-  }
+  if (node_size(nd) != cfg->n_ranks) return CS_EINVAL;
+  /* 1. This general. */
   byz b;
   if ((rc = byz_init(&b, cfg, node_rank(nd))) == 0) {
     start_trial(&b, nd);
@@ -948,12 +957,12 @@ int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out) {
   node_protocol proto = {.state = &b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
                          .is_finished = byz_is_finished};
   double t0 = node_now_s(nd);
-  if (mpienv_agree(comm, rc) == 0) rc = node_run(nd, &proto);
+  if (node_agree_status(nd, rc) == 0) rc = node_run(nd, &proto);
   double my_s = node_now_s(nd) - t0;
   /* 3. Totals and the IC1/IC2 verdict on rank 0. */
   byz_results res;
   memset(&res, 0, sizeof res);
-  if (mpienv_agree(comm, rc) == 0) rc = gather_results(&b, nd, &res);
+  if (node_agree_status(nd, rc) == 0) rc = gather_results(&b, nd, &res);
   double all_s = my_s;
   int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
   if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
@@ -970,6 +979,5 @@ int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out) {
   }
   results_free(&res);
   byz_free(&b);
-  node_destroy(nd);
   return rc;
 }

@@ -225,64 +225,73 @@ done:
 
 /* ---- main ---------------------------------------------------------------------------------------------- */
 
-/* The run, in steps: 1. options: this rank's rate, the duration, periodic trace blocks;
- * 2. open the file and run the tick loop; 3. drift from the samples; 4. gather the per-rank
- * summary on rank 0; 5. check that every message sent was delivered or reported; 6. print,
- * write /clocks and close. */
-int clocks_main(MPI_Comm comm, const cs_config *cfg) {
-  int n = cfg->n_ranks, rank = 0, rc;
-  MPI_Comm_rank(comm, &rank);
-  /* 1 */
-  node_options opt = run_node_options(cfg, rank);
-  opt.duration_s = cfg->duration_s;
+/* Step 1 of the run: this rank's rate, the duration and periodic trace blocks; the state. */
+static int clocks_prepare(cs_run *run, run_request *req, void **state) {
+  const cs_config *cfg = run_config(run);
+  int n = cfg->n_ranks, rank = run_rank(run);
+  req->duration_s = cfg->duration_s;
   double max_rate = 0;
   for (int r = 0; r < n; r++)
     if (cli_rate_of(cfg, r) > max_rate) max_rate = cli_rate_of(cfg, r);
-  clocks_state st;
-  memset(&st, 0, sizeof st);
-  st.rank = rank;
-  st.n = n;
-  st.rate = opt.tick_rate_hz;
-  st.p_internal = cfg->p_internal;
-  st.hostile = cfg->hostile == rank;
-  st.seed = cfg->seed;
-  rng_seed(&st.rng, cfg->seed, RNG_IDLE, (uint64_t)rank);
-  st.delta = clocks_sample_interval(cfg->duration_s, max_rate);
-  st.n_samples = (int64_t)floor(cfg->duration_s / st.delta) + 1;
-  if (st.n_samples > CLOCKS_MAX_SAMPLES) st.n_samples = CLOCKS_MAX_SAMPLES;
-  st.samples = malloc((size_t)st.n_samples * sizeof *st.samples);
-  st.dsts = malloc((size_t)n * sizeof *st.dsts);
-  if (!st.samples || !st.dsts) cs_fatal("allocating the clocks state", CS_ENOMEM);
+  clocks_state *st = calloc(1, sizeof *st);
+  if (!st) cs_fatal("allocating the clocks state", CS_ENOMEM);
+  *state = st;
+  st->rank = rank;
+  st->n = n;
+  st->rate = req->tick_rate_hz;
+  st->p_internal = cfg->p_internal;
+  st->hostile = cfg->hostile == rank;
+  st->seed = cfg->seed;
+  rng_seed(&st->rng, cfg->seed, RNG_IDLE, (uint64_t)rank);
+  st->delta = clocks_sample_interval(cfg->duration_s, max_rate);
+  st->n_samples = (int64_t)floor(cfg->duration_s / st->delta) + 1;
+  if (st->n_samples > CLOCKS_MAX_SAMPLES) st->n_samples = CLOCKS_MAX_SAMPLES;
+  st->samples = malloc((size_t)st->n_samples * sizeof *st->samples);
+  st->dsts = malloc((size_t)n * sizeof *st->dsts);
+  if (!st->samples || !st->dsts) cs_fatal("allocating the clocks state", CS_ENOMEM);
+  return 0;
+}
+
+static void clocks_release(void *state) {
+  clocks_state *st = state;
+  if (!st) return;
+  free(st->samples);
+  free(st->dsts);
+  free(st);
+}
+
+/* The rest of the run, in steps: 2. the tick loop; 3. drift from the samples; 4. gather the
+ * per-rank summary on rank 0; 5. check that every message sent was delivered or reported;
+ * 6. print and write /clocks. */
+static int clocks_execute(cs_run *run, void *state) {
+  clocks_state *stp = state;
+  const cs_config *cfg = run_config(run);
+  int n = cfg->n_ranks, rank = run_rank(run), rc;
+  node *nd = run_node(run);
   /* 2 */
-  cs_run run;
-  if ((rc = run_begin(comm, cfg, &opt, &run))) {
-    free(st.samples);
-    free(st.dsts);
-    return rc;
-  }
-  node_protocol proto = {.state = &st, .on_receive = clocks_on_receive, .on_idle = clocks_on_idle};
-  double started = node_now_s(run.nd), cpu_started = cpu_seconds();
-  if ((rc = node_run(run.nd, &proto))) cs_fatal("running the scale model", rc);
-  double wall = node_now_s(run.nd) - started, cpu = cpu_seconds() - cpu_started;
+  node_protocol proto = {.state = stp, .on_receive = clocks_on_receive, .on_idle = clocks_on_idle};
+  double started = node_now_s(nd), cpu_started = cpu_seconds();
+  if ((rc = node_run(nd, &proto))) cs_fatal("running the scale model", rc);
+  double wall = node_now_s(nd) - started, cpu = cpu_seconds() - cpu_started;
   /* 3 */
   int64_t drift = 0;
   double drift_at = 0;
-  if ((rc = compute_drift(&st, run.nd, &drift, &drift_at))) cs_fatal("computing the drift", rc);
+  if ((rc = compute_drift(stp, nd, &drift, &drift_at))) cs_fatal("computing the drift", rc);
   /* 4 */
   node_stats ns;
-  node_get_stats(run.nd, &ns);
+  node_get_stats(nd, &ns);
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   getrusage(RUSAGE_SELF, &ru); /* peak resident memory of this rank, in KiB on Linux */
   int64_t mine[SUM_I64_COUNT] = {
       [SUM_TICKS] = ns.ticks, [SUM_INTERNAL] = ns.events[TRACE_INTERNAL],
-      [SUM_SEND_NEXT] = st.steps[CLOCKS_NEXT], [SUM_SEND_SECOND] = st.steps[CLOCKS_SECOND],
-      [SUM_SEND_ALL] = st.steps[CLOCKS_ALL], [SUM_SEND_EVENTS] = ns.events[TRACE_SEND],
-      [SUM_RECV_EVENTS] = ns.events[TRACE_RECV], [SUM_FINAL_LAMPORT] = node_lamport(run.nd),
+      [SUM_SEND_NEXT] = stp->steps[CLOCKS_NEXT], [SUM_SEND_SECOND] = stp->steps[CLOCKS_SECOND],
+      [SUM_SEND_ALL] = stp->steps[CLOCKS_ALL], [SUM_SEND_EVENTS] = ns.events[TRACE_SEND],
+      [SUM_RECV_EVENTS] = ns.events[TRACE_RECV], [SUM_FINAL_LAMPORT] = node_lamport(nd),
       [SUM_MAX_JUMP] = ns.max_lamport_jump, [SUM_DRIFT] = drift, [SUM_MAX_QUEUE] = ns.max_queue,
       [SUM_MESSAGES_SENT] = ns.data_sent, [SUM_RECEIVED] = ns.received, [SUM_UNDELIVERED] = ns.undelivered,
       [SUM_MAX_RSS] = (int64_t)ru.ru_maxrss};
-  double fmine[SUM_F64_COUNT] = {[SUM_RATE] = st.rate, [SUM_DRIFT_AT] = drift_at, [SUM_P99_LATE] = ns.p99_lateness_s,
+  double fmine[SUM_F64_COUNT] = {[SUM_RATE] = stp->rate, [SUM_DRIFT_AT] = drift_at, [SUM_P99_LATE] = ns.p99_lateness_s,
                                  [SUM_MAX_LATE] = ns.max_lateness_s, [SUM_WALL] = wall, [SUM_CPU] = cpu};
   int64_t *iv = NULL;
   double *fv = NULL;
@@ -291,17 +300,17 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
     fv = malloc((size_t)n * SUM_F64_COUNT * sizeof *fv);
     if (!iv || !fv) cs_fatal("gathering the summary", CS_ENOMEM);
   }
-  if ((rc = node_gather_i64(run.nd, mine, SUM_I64_COUNT, iv))) cs_fatal("gathering the summary", rc);
-  if ((rc = node_gather_f64(run.nd, fmine, SUM_F64_COUNT, fv))) cs_fatal("gathering the summary", rc);
+  if ((rc = node_gather_i64(nd, mine, SUM_I64_COUNT, iv))) cs_fatal("gathering the summary", rc);
+  if ((rc = node_gather_f64(nd, fmine, SUM_F64_COUNT, fv))) cs_fatal("gathering the summary", rc);
   /* 5: every MPI message sent was received into a queue, and every one of those was either
    * taken (a RECV event) or reported as undelivered. */
   int64_t check[5] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered, ns.stopped,
                       rank == cfg->hostile ? 0 : ns.rejected_total}, sums[5];
-  if ((rc = node_allreduce_i64(run.nd, check, 5, sums, 0))) cs_fatal("checking the message count", rc);
+  if ((rc = node_allreduce_i64(nd, check, 5, sums, 0))) cs_fatal("checking the message count", rc);
   int lost = sums[0] != sums[1] || sums[1] != sums[2];
   /* 6 */
   if (rank == 0) {
-    print_summary(cfg, n, iv, fv, st.delta);
+    print_summary(cfg, n, iv, fv, stp->delta);
     if (sums[3]) printf("stopped early by a signal: the ticks were cut short and the file is marked complete = 0\n");
     if (cfg->hostile >= 0 || sums[4])
       printf("rejected: the other ranks refused %lld malformed messages%s (per rank in /ranks/rejected)\n",
@@ -310,15 +319,12 @@ int clocks_main(MPI_Comm comm, const cs_config *cfg) {
       fprintf(stderr, "consensus clocks: %lld messages sent, %lld arrived, %lld delivered or reported: some were lost\n",
               (long long)sums[0], (long long)sums[1], (long long)sums[2]);
   }
-  if ((rc = write_clocks_group(run.out, cfg, n, iv, fv, st.delta, st.n_samples, rank))) cs_fatal("writing /clocks", rc);
-  char saved[4200];
-  snprintf(saved, sizeof saved, "%s", h5out_path(run.out));
-  int status = run_end(&run, 0);
-  if (rank == 0 && status == 0) printf("wrote %s\n", saved);
-  fflush(stdout);
+  if ((rc = write_clocks_group(run_out(run), cfg, n, iv, fv, stp->delta, stp->n_samples, rank))) cs_fatal("writing /clocks", rc);
   free(iv);
   free(fv);
-  free(st.samples);
-  free(st.dsts);
-  return status ? status : lost ? CS_EXIT_FAILED : 0;
+  return lost ? CS_EXIT_FAILED : CS_EXIT_OK;
+}
+
+run_subcommand clocks_subcommand(void) {
+  return (run_subcommand){.prepare = clocks_prepare, .execute = clocks_execute, .release = clocks_release};
 }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
-#include "consensus/mpienv.h"
 #include "consensus/node.h"
 #include "consensus/run.h"
 
@@ -116,51 +115,67 @@ static void print_replay(const replay_script *sc, const node_gathered *g, int n,
   free(start);
 }
 
-int replay_main(MPI_Comm comm, const cs_config *cfg) {
+/* ---- the subcommand -------------------------------------------------------------------------------- */
+
+typedef struct replay_run {
+  replay_script script;
+  replay_state st;
+} replay_run;
+
+/* Step 1: read and check the script before anything runs (every rank parses the same bytes). */
+static int replay_prepare(cs_run *run, run_request *req, void **state) {
+  (void)req;
+  const cs_config *cfg = run_config(run);
   char err[1024] = "", line[1200];
   char *text = NULL;
-  replay_script script;
-  int n = cfg->n_ranks, rank = 0, rc;
-  MPI_Comm_rank(comm, &rank);
-  /* 1. Read and check the script before anything runs. */
   size_t text_len = 0;
-  rc = mpienv_read_shared_file(comm, cfg->script_path, REPLAY_MAX_SCRIPT_BYTES, &text, &text_len, err, sizeof err);
+  replay_run *r = calloc(1, sizeof *r);
+  if (!r) cs_fatal("parsing the script", CS_ENOMEM);
+  *state = r;
+  int rc = run_read_shared_file(run, cfg->script_path, REPLAY_MAX_SCRIPT_BYTES, &text, &text_len, err, sizeof err);
   if (!rc) {
-    rc = replay_parse(text, n, &script, err, sizeof err);
+    rc = replay_parse(text, cfg->n_ranks, &r->script, err, sizeof err);
     if (rc == CS_ENOMEM) cs_fatal("parsing the script", rc);
   }
   free(text);
   if (rc) {
     snprintf(line, sizeof line, "consensus replay: %s: %s", cfg->script_path, err);
-    run_usage_error(rank, line);
+    run_usage_error(run_rank(run), line);
     return CS_EXIT_USAGE;
   }
-  /* 2. Open the run and replay: every rank walks the script, taking part where it is named. */
-  cs_run run;
-  node_options opt = run_node_options(cfg, rank);
-  if ((rc = run_begin(comm, cfg, &opt, &run))) {
-    replay_free(&script);
-    return rc;
-  }
-  replay_state st = {.script = &script, .rank = rank, .next = -1};
-  advance(&st);
-  node_protocol proto = {.state = &st, .accepts = replay_accepts, .on_receive = replay_on_receive,
+  r->st = (replay_state){.script = &r->script, .rank = run_rank(run), .next = -1};
+  advance(&r->st);
+  return 0;
+}
+
+/* Step 2: every rank walks the script, taking part where it is named; then rank 0 prints every
+ * event's clocks (when traced and not stopped). */
+static int replay_execute(cs_run *run, void *state) {
+  replay_run *r = state;
+  const cs_config *cfg = run_config(run);
+  node *nd = run_node(run);
+  int rc;
+  node_protocol proto = {.state = &r->st, .accepts = replay_accepts, .on_receive = replay_on_receive,
                          .on_idle = replay_on_idle, .is_finished = replay_is_finished};
-  if ((rc = node_run(run.nd, &proto))) cs_fatal("replaying the script", rc);
-  /* 3. Rank 0 prints every event's clocks (when traced and not stopped), then the file is closed. */
+  if ((rc = node_run(nd, &proto))) cs_fatal("replaying the script", rc);
   node_stats stats;
-  node_get_stats(run.nd, &stats);
+  node_get_stats(nd, &stats);
   if (cfg->trace && !stats.stopped) {
     node_gathered g;
-    if ((rc = node_gather_trace(run.nd, &g))) cs_fatal("gathering the trace", rc);
-    if (rank == 0 && !cfg->quiet) print_replay(&script, &g, n, cfg->script_path);
+    if ((rc = node_gather_trace(nd, &g))) cs_fatal("gathering the trace", rc);
+    if (run_rank(run) == 0 && !cfg->quiet) print_replay(&r->script, &g, cfg->n_ranks, cfg->script_path);
     node_gathered_free(&g);
   }
-  const char *path = h5out_path(run.out);
-  char saved[4200];
-  snprintf(saved, sizeof saved, "%s", path);
-  int status = run_end(&run, 0);
-  if (rank == 0 && status == 0) printf("wrote %s\n", saved);
-  replay_free(&script);
-  return status;
+  return CS_EXIT_OK;
+}
+
+static void replay_release(void *state) {
+  replay_run *r = state;
+  if (!r) return;
+  replay_free(&r->script);
+  free(r);
+}
+
+run_subcommand replay_subcommand(void) {
+  return (run_subcommand){.prepare = replay_prepare, .execute = replay_execute, .release = replay_release};
 }

@@ -1,17 +1,52 @@
-/* Opens and closes a run: the output file, the node, the last trace block and /ranks. */
+/* The lifecycle of every subcommand, once: prepare, open the file and the node, execute, close, say where the file is. */
 #include "consensus/run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/h5out.h"
+#include "consensus/mpienv.h"
+#include "consensus/node.h"
 
-node_options run_node_options(const cs_config *cfg, int rank) {
-  node_options opt = {.tick_rate_hz = cli_rate_of(cfg, rank), .speedup = cfg->speedup, .duration_s = 0,
-                      .flush_interval_s = cfg->flush_interval_s, .trace = cfg->trace};
-  return opt;
+struct run_world {
+  MPI_Comm comm;
+};
+
+struct cs_run {
+  const cs_config *cfg;
+  MPI_Comm comm;
+  int rank, size;
+  h5out *out;
+  node *nd;
+  double tick_rate_hz; /* this rank's rate, for /ranks */
+  int traitor;
+};
+
+int run_world_init(int *argc, char ***argv, run_world **world, int *rank, int *size) {
+  *world = calloc(1, sizeof **world);
+  if (!*world) return CS_ENOMEM;
+  int rc = mpienv_init(argc, argv, &(*world)->comm, rank, size);
+  if (rc) {
+    free(*world);
+    *world = NULL;
+  }
+  return rc;
 }
+
+int run_world_finalize(run_world *world) {
+  free(world);
+  return mpienv_finalize();
+}
+
+const cs_config *run_config(const cs_run *run) { return run->cfg; }
+int run_rank(const cs_run *run) { return run->rank; }
+int run_size(const cs_run *run) { return run->size; }
+node *run_node(const cs_run *run) { return run->nd; }
+h5out *run_out(const cs_run *run) { return run->out; }
+void run_set_traitor(cs_run *run, int traitor) { run->traitor = traitor != 0; }
 
 void run_usage_error(int rank, const char *message) {
   if (rank == 0) {
@@ -20,30 +55,32 @@ void run_usage_error(int rank, const char *message) {
   }
 }
 
-int run_begin(MPI_Comm comm, const cs_config *cfg, const node_options *opt, cs_run *run) {
+int run_read_shared_file(cs_run *run, const char *path, size_t max_bytes, char **text, size_t *len, char *err,
+                         size_t errcap) {
+  return mpienv_read_shared_file(run->comm, path, max_bytes, text, len, err, errcap);
+}
+
+/* Step 2: opens the run file and creates the node. Returns 0, or CS_EXIT_USAGE after rank 0
+ * printed one line (file exists, unwritable). Other failures abort (cs_fatal). */
+static int open_run(cs_run *run, const run_request *req) {
   char err[8192] = "";
-  memset(run, 0, sizeof *run);
-  run->cfg = cfg;
-  run->comm = comm;
-  run->rank = 0;
-  run->tick_rate_hz = opt->tick_rate_hz;
-  int rc = h5out_open(comm, cfg, err, sizeof err, &run->out);
+  int rc = h5out_open(run->comm, run->cfg, err, sizeof err, &run->out);
   if (rc == CS_EEXIST || rc == CS_EIO) {
     char line[8300];
-    snprintf(line, sizeof line, "consensus %s: %s", cli_command_name(cfg->command), err);
-    MPI_Comm_rank(comm, &run->rank);
+    snprintf(line, sizeof line, "consensus %s: %s", cli_command_name(run->cfg->command), err);
     run_usage_error(run->rank, line);
     return CS_EXIT_USAGE;
   }
   if (rc) cs_fatal("opening the run file", rc);
   node_install_signal_handlers();
-  if ((rc = node_create(comm, opt, run->out, &run->nd))) cs_fatal("creating the node", rc);
-  run->rank = node_rank(run->nd);
-  run->size = node_size(run->nd);
+  node_options opt = {.tick_rate_hz = req->tick_rate_hz, .speedup = run->cfg->speedup, .duration_s = req->duration_s,
+                      .flush_interval_s = req->flush_interval_s, .trace = req->trace};
+  if ((rc = node_create(run->comm, &opt, run->out, &run->nd))) cs_fatal("creating the node", rc);
   return 0;
 }
 
-int run_end(cs_run *run, int traitor) {
+/* Step 4: the last trace block, /ranks, the verdict, close. Collective. Returns 0 or CS_EXIT_FAILED. */
+static int close_run(cs_run *run) {
   int rc;
   node_stats st;
   node_get_stats(run->nd, &st);
@@ -52,7 +89,7 @@ int run_end(cs_run *run, int traitor) {
   memset(&row, 0, sizeof row);
   gethostname(row.hostname, sizeof row.hostname - 1);
   row.tick_rate = run->tick_rate_hz;
-  row.traitor = (uint8_t)(traitor != 0);
+  row.traitor = (uint8_t)run->traitor;
   row.n_events = node_events(run->nd);
   row.final_lamport = node_lamport(run->nd);
   row.rejected = st.rejected_total;
@@ -70,4 +107,37 @@ int run_end(cs_run *run, int traitor) {
     return CS_EXIT_FAILED;
   }
   return 0;
+}
+
+int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *sub) {
+  cs_run run = {.cfg = cfg, .comm = world->comm};
+  void *state = NULL;
+  int rc;
+  if ((rc = MPI_Comm_rank(run.comm, &run.rank)) != MPI_SUCCESS ||
+      (rc = MPI_Comm_size(run.comm, &run.size)) != MPI_SUCCESS) {
+    cs_mpi_fail(rc, "MPI_Comm_rank/size(world)", __FILE__, __LINE__);
+    return CS_EXIT_FAILED;
+  }
+  run_request req = {.tick_rate_hz = cli_rate_of(cfg, run.rank), .duration_s = 0,
+                     .flush_interval_s = cfg->flush_interval_s, .trace = cfg->trace};
+  /* 1 */
+  int status = sub->prepare ? sub->prepare(&run, &req, &state) : 0;
+  /* 2 */
+  if (status == 0) {
+    run.tick_rate_hz = req.tick_rate_hz;
+    status = open_run(&run, &req);
+    /* 3, 4, 5 */
+    if (status == 0) {
+      status = sub->execute(&run, state);
+      char path[4200];
+      snprintf(path, sizeof path, "%s", h5out_path(run.out));
+      int closed = close_run(&run);
+      if (closed) status = closed;
+      else if (run.rank == 0) printf("wrote %s\n", path);
+      fflush(stdout);
+    }
+  }
+  /* 6 */
+  if (sub->release) sub->release(state);
+  return status;
 }

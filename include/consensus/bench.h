@@ -2,9 +2,9 @@
 #ifndef CONSENSUS_BENCH_H
 #define CONSENSUS_BENCH_H
 
-#include <mpi.h>
 
 #include "consensus/cli.h"
+#include "consensus/run.h"
 
 /* The tests of the table, as stored in /bench/test. */
 typedef enum bench_test {
@@ -24,8 +24,8 @@ typedef enum bench_test {
 /* Returns the test's name as printed and stored ("pingpong_node", ...). */
 const char *bench_test_name(bench_test t);
 
-/* Runs `consensus bench`: every measurement, the table on rank 0's stdout and /bench in the run
- * file. Collective over comm (at least 2 ranks). Returns the exit status. */
-int bench_main(MPI_Comm comm, const cs_config *cfg);
+/* `consensus bench` for run_execute: every measurement, the table on rank 0's stdout and
+ * /bench in the run file (at least 2 ranks). */
+run_subcommand bench_subcommand(void);
 
 #endif

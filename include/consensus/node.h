@@ -157,6 +157,9 @@ int64_t node_round(const node *nd);
 /* 1 if every peer has ended round r (so everything it sent in round r has arrived). */
 int node_round_complete(const node *nd, int64_t r);
 
+/* Everyone agrees on one status: the worst (lowest) code of all ranks. Collective. Returns it. */
+int node_agree_status(node *nd, int code);
+
 /* Gathers k int64 values from every rank onto rank 0 (all: n_ranks * k, root only). Collective. */
 int node_gather_i64(node *nd, const int64_t *mine, int k, int64_t *all);
 int node_gather_f64(node *nd, const double *mine, int k, double *all);

@@ -2,10 +2,10 @@
 #ifndef CONSENSUS_PROTO_BYZ_H
 #define CONSENSUS_PROTO_BYZ_H
 
-#include <mpi.h>
 #include <stdint.h>
 
 #include "consensus/cli.h"
+#include "consensus/run.h"
 
 /* Values of the EIG tree besides BYZ_RETREAT and BYZ_ATTACK: nothing (or garbage) arrived. */
 #define BYZ_ABSENT 0xFF
@@ -31,12 +31,14 @@ typedef struct byz_summary {
   int agreed;            /* 1 if IC1 and IC2 held in every trial */
 } byz_summary;
 
-/* Runs cfg->trials agreements of OM(cfg->m) on the ranks of comm (cfg->n_ranks must be its size),
- * unthrottled, untraced and without a run file: for benchmarks. Collective over comm. Returns 0,
- * CS_EUSAGE if the size checks of `consensus byz` refuse the run, or another CS_E* code. */
-int byz_run_trials(MPI_Comm comm, const cs_config *cfg, byz_summary *out);
+/* Runs cfg->trials agreements of OM(cfg->m) on the ranks of nd (cfg->n_ranks must be its size),
+ * untraced and without a run file: for benchmarks (create nd unthrottled and untraced).
+ * Collective over nd's ranks. Returns 0, CS_EUSAGE if the size checks of `consensus byz`
+ * refuse the run, or another CS_E* code. */
+int byz_run_trials(node *nd, const cs_config *cfg, byz_summary *out);
 
-/* Runs `consensus byz`. Collective. Returns the exit status. */
-int byz_main(MPI_Comm comm, const cs_config *cfg);
+/* `consensus byz` for run_execute: every trial, IC1 and IC2 checked on rank 0, /byz in the
+ * run file; exit status 3 with --expect-agreement when IC1 or IC2 failed in some trial. */
+run_subcommand byz_subcommand(void);
 
 #endif

@@ -2,9 +2,8 @@
 #ifndef CONSENSUS_PROTO_CLOCKS_H
 #define CONSENSUS_PROTO_CLOCKS_H
 
-#include <mpi.h>
-
 #include "consensus/cli.h"
+#include "consensus/run.h"
 
 /* What an idle tick does; the numbers are the course's draw k (anything above 3 is internal). */
 typedef enum clocks_step {
@@ -31,8 +30,8 @@ int clocks_targets(clocks_step step, int rank, int n, int *dsts);
  * so the fastest rank ticks about once per sample and no run keeps more than CLOCKS_MAX_SAMPLES. Pure. */
 double clocks_sample_interval(double duration_s, double max_rate);
 
-/* Runs `consensus clocks`: the experiment, the summary on rank 0, /clocks in the run file.
- * Collective. Returns the exit status. */
-int clocks_main(MPI_Comm comm, const cs_config *cfg);
+/* `consensus clocks` for run_execute: the experiment, the summary on rank 0, /clocks in
+ * the run file; exit status 1 if a message was neither delivered nor reported. */
+run_subcommand clocks_subcommand(void);
 
 #endif

@@ -2,13 +2,14 @@
 #ifndef CONSENSUS_PROTO_REPLAY_H
 #define CONSENSUS_PROTO_REPLAY_H
 
-#include <mpi.h>
 #include <stddef.h>
 
 #include "consensus/cli.h"
 #include "consensus/replay_script.h"
+#include "consensus/run.h"
 
-/* Runs `consensus replay`. Collective. Returns the exit status. */
-int replay_main(MPI_Comm comm, const cs_config *cfg);
+/* `consensus replay` for run_execute: read and check the script, replay it, print every
+ * event's clocks on rank 0. */
+run_subcommand replay_subcommand(void);
 
 #endif

@@ -1,39 +1,87 @@
-/* The frame every subcommand runs in: open the run file, create the node, and close both cleanly. */
+/* The lifecycle every subcommand runs in, written once: prepare, open the file and the node, execute, close, report. */
 #ifndef CONSENSUS_RUN_H
 #define CONSENSUS_RUN_H
 
-#include <mpi.h>
+#include <stddef.h>
 
 #include "consensus/cli.h"
-#include "consensus/h5out.h"
-#include "consensus/node.h"
+#include "consensus/trace.h"
+
+typedef struct node node;   /* node.h */
+typedef struct h5out h5out; /* h5out.h */
 
 /* Exit statuses of the program. */
 /* CS_EXIT_DISAGREED: `byz --expect-agreement` and IC1 or IC2 failed in some trial. */
 enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2, CS_EXIT_DISAGREED = 3 };
 
-typedef struct cs_run {
-  const cs_config *cfg;
-  MPI_Comm comm;
-  int rank, size;
-  h5out *out;
-  node *nd;
-  double tick_rate_hz; /* this rank's rate */
-} cs_run;
+/* The ranks the program started with (MPI's world), behind a handle so that main.c and the
+ * protocols' headers need no <mpi.h>. */
+typedef struct run_world run_world;
 
-/* The node options a config asks for (this rank's rate from cfg). */
-node_options run_node_options(const cs_config *cfg, int rank);
+/* One run of a subcommand: its config, this rank, and (once open) the file and the node. */
+typedef struct cs_run cs_run;
 
-/* Opens the run file and creates the node with opt. Collective. Returns 0, or the exit status
- * to use: CS_EXIT_USAGE after rank 0 printed one line (file exists, unwritable), else CS_EXIT_FAILED. */
-int run_begin(MPI_Comm comm, const cs_config *cfg, const node_options *opt, cs_run *run);
+/* What the runtime is asked for, as a subcommand sets it in `prepare` (run_execute fills
+ * the defaults from the config first: this rank's rate, the speed-up, the flush interval and
+ * tracing). */
+typedef struct run_request {
+  double tick_rate_hz; /* this rank's ticks per model second; 0 = unthrottled */
+  double duration_s;   /* model seconds; 0 = until every rank's protocol is finished */
+  double flush_interval_s;
+  int trace;
+} run_request;
 
-/* Writes the last trace block and /ranks, sets complete (1 unless a signal stopped the run),
- * closes the file and frees the node. `traitor` is this rank's /ranks traitor flag.
- * Collective. Returns 0 or CS_EXIT_FAILED. */
-int run_end(cs_run *run, int traitor);
+/* A subcommand: three steps that run_execute calls in order on every rank.
+ *   prepare:  before anything is opened, read and check what the run needs; fill *req; keep
+ *             its state in *state. Returns 0, or CS_EXIT_USAGE after run_usage_error (every
+ *             rank must reach the same verdict). May be NULL.
+ *   execute:  the run itself, on an open file and a created node: run the protocol, gather,
+ *             print the summary on rank 0, write the subcommand's groups. Returns an exit
+ *             status (CS_EXIT_OK, CS_EXIT_FAILED, CS_EXIT_DISAGREED); a failure that one rank
+ *             alone sees in a collective phase goes to cs_fatal.
+ *   release:  frees the state, after the file is closed (also after a failed prepare). May be NULL. */
+typedef struct run_subcommand {
+  int (*prepare)(cs_run *run, run_request *req, void **state);
+  int (*execute)(cs_run *run, void *state);
+  void (*release)(void *state);
+} run_subcommand;
+
+/* Starts MPI (mpienv_init) and gives the world with this rank and the size. Returns 0 or
+ * CS_EMPI (a line on stderr says what failed). */
+int run_world_init(int *argc, char ***argv, run_world **world, int *rank, int *size);
+
+/* Shuts MPI down and frees the handle. Returns 0 or CS_EMPI. */
+int run_world_finalize(run_world *world);
+
+/* The lifecycle, in steps (collective over the world):
+ *   1. prepare (a usage error ends the run here: exit 2, no file);
+ *   2. open the run file (an existing or unwritable file: one line from rank 0, exit 2) and
+ *      create the node;
+ *   3. execute;
+ *   4. write the last trace block and /ranks, set `complete` (1 unless a signal stopped the
+ *      run), close and rename the file;
+ *   5. rank 0 prints "wrote PATH" (also with -q: the one line a script needs);
+ *   6. release.
+ * Returns the exit status: the worse of execute's and the close's. */
+int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *sub);
+
+/* For the steps: the config, this rank and the size, the node and the file (NULL before step 2). */
+const cs_config *run_config(const cs_run *run);
+int run_rank(const cs_run *run);
+int run_size(const cs_run *run);
+node *run_node(const cs_run *run);
+h5out *run_out(const cs_run *run);
+
+/* Marks this rank as a traitor in /ranks (byz). */
+void run_set_traitor(cs_run *run, int traitor);
 
 /* Prints a usage error from rank 0 only: "consensus SUB: message". */
 void run_usage_error(int rank, const char *message);
+
+/* prepare's way to read a text file: rank 0 reads it and every rank gets the same bytes
+ * (mpienv_read_shared_file). *len is the number of bytes (the text may hold NUL bytes).
+ * Collective. Returns 0 or CS_EIO with one line in err on every rank. */
+int run_read_shared_file(cs_run *run, const char *path, size_t max_bytes, char **text, size_t *len, char *err,
+                         size_t errcap);
 
 #endif
