@@ -68,7 +68,7 @@ struct node {
   /* arrival queue (FIFO, with removal in the middle for selective protocols) */
   queued **q;
   size_t q_head, q_len, q_cap;
-  uint64_t arrivals; /* data and control arrivals so far: a change means something happened */
+  uint64_t arrivals; /* messages taken from MPI so far, rejected ones too: a change means something happened */
   uint64_t actions;  /* events made and messages posted: a change means the protocol did something */
   /* pending non-blocking sends: reqs[k] reads req_buf[k] */
   MPI_Request *reqs;
@@ -422,7 +422,6 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
     free_queued(nd, q);
     return 0;
   }
-  nd->arrivals++;
   switch ((wire_kind)v->h.kind) {
     case WIRE_DATA: {
       q->m = (node_message){.src = src, .send_seq = (int64_t)v->h.seq, .lamport = v->h.lamport, .vc = q->vc,
@@ -470,6 +469,7 @@ static int drain(node *nd, int waiting) {
     CS_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, nd->comm, &flag, &msg, &st)); /* 1 */
     if (!flag) break;
     CS_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
+    nd->arrivals++; /* rejected or not: a protocol may be waiting for a rejection (is_finished) */
     if (count == MPI_UNDEFINED || (size_t)count > limit || st.MPI_TAG != NODE_TAG) { /* 2 */
       uint8_t scrap[64];
       int big = count == MPI_UNDEFINED || (size_t)count > sizeof scrap;
