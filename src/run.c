@@ -109,15 +109,16 @@ static int close_run(cs_run *run) {
   return 0;
 }
 
+static int world_rank_size(cs_run *run) {
+  CS_MPI(MPI_Comm_rank(run->comm, &run->rank));
+  CS_MPI(MPI_Comm_size(run->comm, &run->size));
+  return 0;
+}
+
 int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *sub) {
   cs_run run = {.cfg = cfg, .comm = world->comm};
   void *state = NULL;
-  int rc;
-  if ((rc = MPI_Comm_rank(run.comm, &run.rank)) != MPI_SUCCESS ||
-      (rc = MPI_Comm_size(run.comm, &run.size)) != MPI_SUCCESS) {
-    cs_mpi_fail(rc, "MPI_Comm_rank/size(world)", __FILE__, __LINE__);
-    return CS_EXIT_FAILED;
-  }
+  if (world_rank_size(&run)) return CS_EXIT_FAILED;
   run_request req = {.tick_rate_hz = cli_rate_of(cfg, run.rank), .duration_s = 0,
                      .flush_interval_s = cfg->flush_interval_s, .trace = cfg->trace};
   /* 1 */

@@ -26,3 +26,5 @@ export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 cd "$build"
 # the analysis scripts are Python: running them against an ASan binary adds time, not coverage
 ctest -L fast -E postprocess --output-on-failure -j1 "$@"
+# the stress test (loaded cores, high rates, multicasts) once found a use-after-free: run it here too
+ctest -R '^test_stress$' --output-on-failure -j1 "$@"
