@@ -29,7 +29,8 @@ enum { BENCH_CLOCK_MAX = 64 }; /* codec ping-pong: clocks of 2, 4, ..., 64 entri
 
 static const char *const TEST_NAMES[BENCH_TEST_COUNT] = {
     "pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
-    "rate_untraced", "tracing",        "h5_write",       "om_round",       "om_message"};
+    "rate_untraced", "tracing",        "h5_write",       "om_round",       "om_message",
+    "pool_reuse"};
 
 const char *bench_test_name(bench_test t) { return (unsigned)t < BENCH_TEST_COUNT ? TEST_NAMES[t] : "unknown"; }
 
@@ -433,42 +434,88 @@ static int node_rate_on(node *nd, MPI_Comm c, int64_t per_peer, double *rate) {
   return 0;
 }
 
-static int node_rate(MPI_Comm c, h5out *out, int traced, int64_t per_peer, double *rate) {
+/* The runtime workload on a node of its own; also the pool's counters summed over the ranks
+ * (buffers taken and allocations that needed malloc), when `pool` is not NULL. */
+static int node_rate(MPI_Comm c, h5out *out, int traced, int64_t per_peer, double *rate, int64_t *pool) {
   node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = traced};
   node *nd = NULL;
   /* a traced node records into memory; it is destroyed unflushed, so nothing reaches the file */
   CS_TRY(node_create(c, &opt, traced ? out : NULL, &nd));
   int rc = node_rate_on(nd, c, per_peer, rate);
+  node_stats st;
+  node_get_stats(nd, &st);
   node_destroy(nd);
+  if (!rc && pool) {
+    int64_t mine[2] = {st.buffers_taken, st.buffer_allocations};
+    CS_MPI(MPI_Allreduce(mine, pool, 2, MPI_INT64_T, MPI_SUM, c));
+  }
   return rc;
 }
 
-static int bench_rate(bench *B, h5out *out) {
-  int64_t per_peer = B->cfg->bench_iterations;
+/* The rate tests run at these rank counts (the first k ranks): 2, 7, 16 and the whole run, each
+ * one at most the run's size. Returns how many. */
+static int rate_sizes(int size, int *ks) {
+  const int wanted[] = {2, 7, 16};
+  int n = 0;
+  for (int i = 0; i < 3; i++)
+    if (wanted[i] < size) ks[n++] = wanted[i];
+  ks[n++] = size;
+  return n;
+}
+
+/* Rate rows at k ranks, in steps: 1. the first k ranks measure, the others wait in a sleeping
+ * barrier; 2. per repetition, raw MPI, the traced and the untraced runtime in turn; 3. rows for
+ * both rates and their ratio (tracing); at the whole run's size also the pool's reuse. */
+static int bench_rate_at(bench *B, h5out *out, int k) {
+  int64_t per_peer = B->cfg->bench_iterations, pool[2] = {0, 0};
   double raw[BENCH_REPS], on[BENCH_REPS], off[BENCH_REPS];
-  for (int rep = 0; rep < BENCH_REPS; rep++) {
-    CS_TRY(raw_rate(B->comm, per_peer, &raw[rep]));
-    CS_TRY(node_rate(B->comm, out, 1, per_peer, &on[rep]));
-    CS_TRY(node_rate(B->comm, out, 0, per_peer, &off[rep]));
+  MPI_Comm c = B->comm;
+  int rc = 0;
+  if (k < B->size) CS_TRY(first_ranks(B, k, &c)); /* 1 */
+  for (int rep = 0; rep < BENCH_REPS && c != MPI_COMM_NULL && !rc; rep++) { /* 2 */
+    rc = raw_rate(c, per_peer, &raw[rep]);
+    if (!rc) rc = node_rate(c, out, 1, per_peer, &on[rep], NULL);
+    if (!rc) rc = node_rate(c, out, 0, per_peer, &off[rep], rep == 0 ? pool : NULL);
   }
-  double r = median(raw, BENCH_REPS), a = median(on, BENCH_REPS), b = median(off, BENCH_REPS);
-  int64_t count = (int64_t)B->size * (B->size - 1) * per_peer;
-  int64_t wire = (int64_t)wire_size((uint32_t)B->size, BENCH_RATE_PAYLOAD);
-  bench_row *row = add_row(B, BENCH_RATE_TRACED, B->size, -1, BENCH_RATE_PAYLOAD);
+  if (k < B->size && c != MPI_COMM_NULL) MPI_Comm_free(&c);
+  int qrc = quiet_barrier(B->comm);
+  if ((rc = mpienv_agree(B->comm, rc ? rc : qrc))) return rc;
+  if (B->rank != 0) return 0;
+  double r = median(raw, BENCH_REPS), a = median(on, BENCH_REPS), b = median(off, BENCH_REPS); /* 3 */
+  int64_t count = (int64_t)k * (k - 1) * per_peer;
+  int64_t wire = (int64_t)wire_size((uint32_t)k, BENCH_RATE_PAYLOAD);
+  bench_row *row = add_row(B, BENCH_RATE_TRACED, k, -1, BENCH_RATE_PAYLOAD);
   row->wire_bytes = wire;
   row->raw_bytes = BENCH_RATE_PAYLOAD;
   row->count = count;
   set_ratio(row, a, r);
-  row = add_row(B, BENCH_RATE_UNTRACED, B->size, -1, BENCH_RATE_PAYLOAD);
+  row = add_row(B, BENCH_RATE_UNTRACED, k, -1, BENCH_RATE_PAYLOAD);
   row->wire_bytes = wire;
   row->raw_bytes = BENCH_RATE_PAYLOAD;
   row->count = count;
   set_ratio(row, b, r);
-  row = add_row(B, BENCH_TRACING, B->size, -1, BENCH_RATE_PAYLOAD);
+  row = add_row(B, BENCH_TRACING, k, -1, BENCH_RATE_PAYLOAD);
   row->wire_bytes = wire;
   row->raw_bytes = wire;
   row->count = count;
   set_ratio(row, a, b);
+  if (k == B->size) {
+    /* allocations per message (zero is the goal) against buffers taken per message; the ratio
+     * is the share of buffers that came from the pool's free lists */
+    row = add_row(B, BENCH_POOL, k, -1, BENCH_RATE_PAYLOAD);
+    row->wire_bytes = wire;
+    row->raw_bytes = wire;
+    row->count = count;
+    row->runtime = (double)pool[1] / (double)count;
+    row->baseline = (double)pool[0] / (double)count;
+    row->ratio = pool[0] > 0 ? 1.0 - (double)pool[1] / (double)pool[0] : NAN;
+  }
+  return 0;
+}
+
+static int bench_rate(bench *B, h5out *out) {
+  int ks[4], n = rate_sizes(B->size, ks);
+  for (int i = 0; i < n; i++) CS_TRY(bench_rate_at(B, out, ks[i]));
   return 0;
 }
 
@@ -617,6 +664,7 @@ static int bench_om(bench *B) {
 static const char *baseline_name(int t) {
   switch (t) {
     case BENCH_TRACING: return "untraced runtime";
+    case BENCH_POOL: return "buffers taken (ratio: share recycled)";
     case BENCH_H5_WRITE: return "MPI-IO, same bytes";
     case BENCH_OM_ROUND:
     case BENCH_OM_MESSAGE: return "raw MPI all-to-all";
@@ -635,15 +683,19 @@ static void print_table(const bench *B) {
     char m[16] = "-", pay[24] = "-", rt[32], base[32], extra[96] = "";
     if (r->m >= 0) snprintf(m, sizeof m, "%d", r->m);
     if (r->payload >= 0) snprintf(pay, sizeof pay, "%" PRId64, r->payload);
-    if (r->test <= BENCH_PP_SPLIT) {
+    if (r->test == BENCH_POOL) {
+      snprintf(rt, sizeof rt, "%.3g alloc/msg", r->runtime);
+      snprintf(base, sizeof base, "%.3g buf/msg", r->baseline);
+    } else if (r->test <= BENCH_PP_SPLIT) {
       snprintf(rt, sizeof rt, "%.3f us", r->runtime * 1e6);
       snprintf(base, sizeof base, "%.3f us", r->baseline * 1e6);
     } else {
-      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s" : r->test >= BENCH_OM_ROUND ? "om/s" : "msg/s";
+      int om = r->test == BENCH_OM_ROUND || r->test == BENCH_OM_MESSAGE;
+      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s" : om ? "om/s" : "msg/s";
       snprintf(rt, sizeof rt, "%.3g %s", r->runtime, unit);
       snprintf(base, sizeof base, "%.3g %s", r->baseline, r->test == BENCH_H5_WRITE ? "ev/s" : "msg/s");
     }
-    if (r->test >= BENCH_OM_ROUND)
+    if (r->test == BENCH_OM_ROUND || r->test == BENCH_OM_MESSAGE)
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
                r->peak_rss_kib);
     else if (r->test == BENCH_H5_WRITE)
@@ -704,7 +756,8 @@ static int write_table(const bench *B, h5out *out) {
   CS_TRY(h5out_attr_string(out, g, "test_codes", names));
   CS_TRY(h5out_attr_string(out, g, "units",
                            "pingpong_*: one-way seconds; rate_*, tracing: messages/s; h5_write: events/s; "
-                           "om_*: oral messages/s"));
+                           "om_*: oral messages/s; pool_reuse: runtime allocations per message, baseline "
+                           "buffers taken per message, ratio the share of buffers recycled"));
   CS_TRY(h5out_attr_int(out, g, "repetitions", BENCH_REPS));
   CS_TRY(h5out_attr_int(out, g, "iterations", B->cfg->bench_iterations));
   return 0;

@@ -9,7 +9,7 @@ import numpy as np
 import harness
 
 TESTS = ["pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
-         "rate_untraced", "tracing", "h5_write", "om_round", "om_message"]
+         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse"]
 
 
 from byz_reference import closed_form  # noqa: E402  (one definition of the closed form)
@@ -31,7 +31,9 @@ def expected_rows(np_, max_bytes, cap):
         rows.append(("pingpong_node", 2, -1, p))
         rows += [("pingpong_codec", n, -1, p) for n in clocks]
         rows += [("pingpong_dtype", np_, -1, p), ("pingpong_split", np_, -1, p)]
-    rows += [(t, np_, -1, 8) for t in ("rate_traced", "rate_untraced", "tracing")]
+    for k in [k for k in (2, 7, 16) if k < np_] + [np_]:
+        rows += [(t, k, -1, 8) for t in ("rate_traced", "rate_untraced", "tracing")]
+    rows.append(("pool_reuse", np_, -1, 8))
     rows.append(("h5_write", np_, -1, -1))
     if cap > 0:
         ns, n = [], 4
@@ -72,6 +74,8 @@ def check_run(np_, max_bytes, cap):
     assert [k for k, _ in got] == want, f"table rows differ:\n{[k for k, _ in got]}\n--- expected\n{want}\n{out}"
     for key, ratio in got:
         assert math.isfinite(ratio) and ratio > 0, f"{key}: ratio {ratio}"
+        if key[0] == "pool_reuse":
+            assert ratio <= 1, f"{key}: more buffers recycled than taken"
     assert f"wrote {path}" in out
     run = harness.check_schema(path)
     assert harness.attr_str(run["attrs"]["subcommand"]) == "bench"

@@ -18,6 +18,7 @@ typedef enum bench_test {
   BENCH_H5_WRITE,      /* trace rows written by h5out, events per second (baseline: MPI-IO, same bytes) */
   BENCH_OM_ROUND,      /* OM(m), --wire round: oral messages per second */
   BENCH_OM_MESSAGE,    /* OM(m), --wire message: oral messages per second */
+  BENCH_POOL,          /* untraced rate run: buffer allocations per message (goal 0) against buffers taken */
   BENCH_TEST_COUNT
 } bench_test;
 
