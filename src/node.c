@@ -745,7 +745,8 @@ int node_run(node *nd, const node_protocol *proto) {
   int64_t n_ticks = period > 0 && o->duration_s > 0 ? ticks_in_run(o->duration_s, o->tick_rate_hz) : INT64_MAX;
   double flush_s = o->flush_interval_s;
   for (int64_t k = 0;; k++) {
-    if (period > 0 || (nd->stats.ticks & 15) == 0) CS_TRY(drain_if_due(nd)); /* 1 */
+    if (period > 0) CS_TRY(drain_if_due(nd)); /* 1 */
+    else if ((nd->stats.ticks & 15) == 0) CS_TRY(drain(nd, 0));
     if (nd->phase != NODE_RUNNING || stop_signal) {
       CS_TRY(announce_stop(nd));
       break;
