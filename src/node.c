@@ -426,7 +426,8 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
     case WIRE_DATA: {
       q->m = (node_message){.src = src, .send_seq = (int64_t)v->h.seq, .lamport = v->h.lamport, .vc = q->vc,
                             .payload = v->payload, .payload_len = v->h.payload_len, .bytes = bytes,
-                            .round = nd->peer_rounds[src], .arrive_s = node_now_s(nd)};
+                            .round = nd->peer_rounds[src],
+                            .arrive_s = trace_enabled(nd->tr) ? node_now_s(nd) : NAN};
       nd->stats.received++;
       int rc = queue_push(nd, q);
       if (rc) free_queued(nd, q);
@@ -559,7 +560,7 @@ static long find_acceptable(node *nd, const node_protocol *p) {
  *   4. a nearer deadline: alone, poll until it; sharing cores, yield between polls. */
 static int wait_for(node *nd, double deadline) {
   uint64_t seen = nd->arrivals;
-  double start = mono_s(), budget = nd->shared_cores ? SPIN_SHARED_S : SPIN_ALONE_S;
+  double start = 0, budget = nd->shared_cores ? SPIN_SHARED_S : SPIN_ALONE_S;
   double margin = nd->shared_cores ? 0 : SLEEP_MARGIN_S;
   int spinning = 1;
   for (unsigned polls = 1;; polls++) {
@@ -567,7 +568,8 @@ static int wait_for(node *nd, double deadline) {
     if (node_stopping(nd)) return 0;
     if (deadline == INFINITY) { /* 2 */
       if (nd->arrivals != seen) return 0;
-      if (spinning && polls % 16 == 0) spinning = mono_s() - start < budget; /* the clock every 16 polls */
+      if (polls == 16) start = mono_s(); /* the clock every 16 polls, from the 16th: most waits end sooner */
+      else if (spinning && polls % 16 == 0) spinning = mono_s() - start < budget;
       if (!spinning) sched_yield();
       continue;
     }

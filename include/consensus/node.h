@@ -42,7 +42,7 @@ typedef struct node_message {
   uint32_t payload_len;
   uint32_t bytes;         /* the whole MPI message */
   int64_t round;          /* round markers seen from src before this message arrived */
-  double arrive_s;        /* wall seconds since the common start */
+  double arrive_s;        /* wall seconds since the common start (NaN when the run is not traced) */
 } node_message;
 
 /* A protocol: a few callbacks over its own state. It never calls MPI; it acts through
