@@ -426,8 +426,7 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
     case WIRE_DATA: {
       q->m = (node_message){.src = src, .send_seq = (int64_t)v->h.seq, .lamport = v->h.lamport, .vc = q->vc,
                             .payload = v->payload, .payload_len = v->h.payload_len, .bytes = bytes,
-                            .round = nd->peer_rounds[src],
-                            .arrive_s = trace_enabled(nd->tr) ? node_now_s(nd) : NAN};
+                            .round = nd->peer_rounds[src], .arrive_s = NAN}; /* stamped by drain */
       nd->stats.received++;
       int rc = queue_push(nd, q);
       if (rc) free_queued(nd, q);
@@ -458,11 +457,12 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
  *      counted and dropped;
  *   3. received straight into a pooled queue entry (entry, clock, then the message);
  *   4. decoded strictly in place, the clock into the entry; a bad message is counted and dropped;
- *   5. data is queued with its arrival time, control is applied. */
+ *   5. data is queued, control is applied;
+ *   6. the data queued in this pass is stamped with its arrival time. */
 static int drain(node *nd, int waiting) {
   if (nd->n_pending >= (waiting ? 1 : RETIRE_BATCH)) CS_TRY(retire_sends(nd));
   size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
-  size_t head = sizeof(queued) + (size_t)nd->size * sizeof(vtick_t);
+  size_t head = sizeof(queued) + (size_t)nd->size * sizeof(vtick_t), queued_before = nd->q_len;
   for (int k = 0; k < DRAIN_BATCH; k++) {
     int flag = 0, count = 0;
     MPI_Status st;
@@ -498,6 +498,12 @@ static int drain(node *nd, int waiting) {
       continue;
     }
     CS_TRY(accept_arrival(nd, q, st.MPI_SOURCE, (uint32_t)count, &v)); /* 5 */
+  }
+  /* 6. the arrival time of what this pass queued (traced runs only): one clock read at the end
+   *    of the pass, so no message is stamped before the moment it was found */
+  if (nd->q_len > queued_before && trace_enabled(nd->tr)) {
+    double now = node_now_s(nd);
+    for (size_t k = queued_before; k < nd->q_len; k++) nd->q[(nd->q_head + k) % nd->q_cap]->m.arrive_s = now;
   }
   if (stop_signal) request_stop(nd);
   return 0;
