@@ -113,25 +113,107 @@ static int is_clean_list(const char *text) {
   return len > 0 && text[0] != ',' && text[len - 1] != ',' && !strstr(text, ",,");
 }
 
-/* Strict integer: the whole text, base 10, within [lo, hi]. */
+/* The one grammar of every number on the command line, integer or real:
+ *   [+|-] DIGITS [. DIGITS] [(e|E) [+|-] DIGITS]   or   [+|-] . DIGITS [exponent]
+ * so "1e-3", "0.001" and "1000", "1e3", "1.0e3" are all numbers wherever a number is asked for.
+ * No spaces, no hexadecimal, no inf or nan (strtod alone would take all of those). Returns 1 if
+ * the whole text is one number. */
+static int is_number(const char *s) {
+  size_t k = 0, digits = 0;
+  if (s[k] == '+' || s[k] == '-') k++;
+  while (s[k] >= '0' && s[k] <= '9') k++, digits++;
+  if (s[k] == '.') {
+    k++;
+    while (s[k] >= '0' && s[k] <= '9') k++, digits++;
+  }
+  if (digits == 0) return 0;
+  if (s[k] == 'e' || s[k] == 'E') {
+    size_t exp_digits = 0;
+    k++;
+    if (s[k] == '+' || s[k] == '-') k++;
+    while (s[k] >= '0' && s[k] <= '9') k++, exp_digits++;
+    if (exp_digits == 0) return 0;
+  }
+  return s[k] == '\0';
+}
+
+/* The exact value of a number text (is_number) if it is a whole number: *neg and the magnitude
+ * *mag. Works on the decimal digits, never through a double, so 18446744073709551615 and
+ * 1.8446744073709551615e19 are exact. Returns 0, -1 if the value is not whole, -2 if its
+ * magnitude is above UINT64_MAX. */
+static int whole_value(const char *s, int *neg, uint64_t *mag) {
+  const char *p = s;
+  long nd = 0, point = 0, seen_point = 0, exp10 = 0, first = -1;
+  *neg = *p == '-';
+  *mag = 0;
+  if (*p == '+' || *p == '-') p++;
+  const char *mant = p;
+  /* 1. the digits: nd of them, `point` after the decimal point, the first non-zero at index `first` */
+  for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+    if (*p == '.') {
+      seen_point = 1;
+      continue;
+    }
+    if (first < 0 && *p != '0') first = nd;
+    nd++;
+    point += seen_point;
+  }
+  /* 2. the exponent, saturated: beyond +-100000 it is out of range or a fraction either way */
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    int eneg = *p == '-';
+    if (*p == '+' || *p == '-') p++;
+    for (; *p >= '0' && *p <= '9'; p++)
+      if (exp10 < 100000) exp10 = exp10 * 10 + (*p - '0');
+    if (eneg) exp10 = -exp10;
+  }
+  if (first < 0) return 0; /* zero, in any spelling */
+  /* 3. value = digits[first .. nd) x 10^scale; digits dropped by a negative scale must be zeros */
+  long scale = exp10 - point, keep = scale < 0 ? nd + scale : nd;
+  long index = 0;
+  uint64_t v = 0;
+  for (const char *q = mant; (*q >= '0' && *q <= '9') || *q == '.'; q++) {
+    if (*q == '.') continue;
+    unsigned d = (unsigned)(*q - '0');
+    if (index >= keep) {
+      if (d != 0) return -1; /* a non-zero digit after the units: a fraction */
+    } else if (index >= first) {
+      if (v > (UINT64_MAX - d) / 10) return -2;
+      v = v * 10 + d;
+    }
+    index++;
+  }
+  for (long k = 0; scale > 0 && k < scale; k++) {
+    if (v > UINT64_MAX / 10) return -2;
+    v *= 10;
+  }
+  *mag = v;
+  return 0;
+}
+
+/* Strict integer within [lo, hi]: any number form (is_number) whose value is whole. */
 static int parse_int(parser *p, const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out) {
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(text, &end, 10);
-  if (text[0] == '\0' || *end != '\0' || errno == ERANGE)
-    return fail(p, "%s: '%s' is not a whole number", opt, text);
+  int neg = 0;
+  uint64_t mag = 0;
+  int w = is_number(text) ? whole_value(text, &neg, &mag) : -1;
+  if (w == -1) return fail(p, "%s: '%s' is not a whole number", opt, text);
+  if (w == -2 || (!neg && mag > (uint64_t)INT64_MAX) || (neg && mag > (uint64_t)INT64_MAX + 1u))
+    return fail(p, "%s: %s is out of range [%lld, %lld]", opt, text, (long long)lo, (long long)hi);
+  int64_t v = neg ? (mag == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
   if (v < lo || v > hi) return fail(p, "%s: %s is out of range [%lld, %lld]", opt, text, (long long)lo, (long long)hi);
   *out = v;
   return 0;
 }
 
-/* Strict finite real number. */
+/* Strict finite real number in the one grammar (is_number); refuses values a double cannot hold
+ * (1e400, and 1e-400 which would round to 0). */
 static int parse_real(parser *p, const char *opt, const char *text, double *out) {
   char *end = NULL;
+  if (!is_number(text)) return fail(p, "%s: '%s' is not a number", opt, text);
   errno = 0;
   double v = strtod(text, &end);
-  if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v))
-    return fail(p, "%s: '%s' is not a number", opt, text);
+  if (errno == ERANGE) return fail(p, "%s: %s is too %s for a double", opt, text, fabs(v) < 1 ? "small" : "large");
+  if (*end != '\0' || !isfinite(v)) return fail(p, "%s: '%s' is not a number", opt, text);
   *out = v;
   return 0;
 }
@@ -245,8 +327,10 @@ done:
 /* --rates: "LO-HI" (seeded integer per rank), "R" (all ranks) or "R0,R1,…" (one per rank). */
 static int parse_rates(parser *p, const char *text) {
   cs_config *cfg = p->cfg;
+  /* a range's dash is not the first character and not an exponent's sign (the dash of "1e-3") */
   const char *dash = strchr(text, '-');
-  if (dash && dash != text && !strchr(text, ',')) {
+  while (dash && (dash == text || dash[-1] == 'e' || dash[-1] == 'E')) dash = strchr(dash + 1, '-');
+  if (dash && !strchr(text, ',')) {
     char lo_text[64];
     size_t lo_len = (size_t)(dash - text);
     if (lo_len >= sizeof lo_text) return fail(p, "--rates: '%s' is not a range like 1-6", text);
@@ -332,10 +416,9 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
       return 0;
     case OPT_FORCE: cfg->force = 1; return 0;
     case OPT_SEED: {
-      char *end = NULL;
-      errno = 0;
-      unsigned long long s = strtoull(v, &end, 10);
-      if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno == ERANGE)
+      int neg = 0;
+      uint64_t s = 0;
+      if (!is_number(v) || whole_value(v, &neg, &s) != 0 || (neg && s != 0))
         return fail(p, "--seed: '%s' is not a whole number from 0 to 2^64-1", v);
       cfg->seed = s;
       return 0;

@@ -148,6 +148,51 @@ static void test_seeded_rates(void) {
   cli_free(&c);
 }
 
+/* Issue 12.5: every option that takes a number accepts the same forms (1e-3 and 0.001, 1000 and
+ * 1e3), integers are exact (never through a double), and nothing else is a number. */
+static void test_number_forms(void) {
+  cs_config cfg;
+  expect_ok("consensus clocks --rates 1e-3", 3, &cfg); /* was "not a range" while 0.001 passed */
+  CHECK_INT(cfg.rates_kind, CS_RATES_LIST);
+  CHECK(cli_rate_of(&cfg, 1) == 0.001);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 0.001,1E-3,+1e-3", 3, &cfg);
+  CHECK(cli_rate_of(&cfg, 0) == 0.001 && cli_rate_of(&cfg, 2) == 0.001);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 1e0-6.0e0", 3, &cfg); /* a range of whole numbers, any spelling */
+  CHECK_INT(cfg.rates_kind, CS_RATES_RANGE);
+  CHECK_INT(cfg.rate_lo, 1);
+  CHECK_INT(cfg.rate_hi, 6);
+  cli_free(&cfg);
+  expect_ok("consensus byz --trials 1e3 -m 1.0 --seed 1.8446744073709551615e19", 7, &cfg);
+  CHECK_INT(cfg.trials, 1000);
+  CHECK_INT(cfg.m, 1);
+  CHECK(cfg.seed == UINT64_MAX);
+  cli_free(&cfg);
+  expect_ok("consensus byz --seed 18446744073709551615 --commander 0.06e2", 7, &cfg);
+  CHECK(cfg.seed == UINT64_MAX);
+  CHECK_INT(cfg.commander, 6);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --speedup .5 --duration 5. --p-internal 5e-1", 3, &cfg);
+  CHECK(cfg.speedup == 0.5 && cfg.duration_s == 5.0 && cfg.p_internal == 0.5);
+  cli_free(&cfg);
+  expect_usage("consensus byz --seed 18446744073709551616", 7, "from 0 to 2^64-1");
+  expect_usage("consensus byz --seed 1e20", 7, "from 0 to 2^64-1");
+  expect_usage("consensus byz --seed -0.5", 7, "from 0 to 2^64-1");
+  expect_usage("consensus byz --trials 2.5", 7, "--trials: '2.5' is not a whole number");
+  expect_usage("consensus byz --trials 25e-1", 7, "--trials: '25e-1' is not a whole number");
+  expect_usage("consensus byz --trials 1e100000000000", 7, "--trials: 1e100000000000 is out of range");
+  expect_usage("consensus byz -m 0x1", 7, "-m: '0x1' is not a whole number");
+  expect_usage("consensus clocks --speedup 0x10", 3, "--speedup: '0x10' is not a number");
+  expect_usage("consensus clocks --speedup infinity", 3, "--speedup: 'infinity' is not a number");
+  expect_usage("consensus clocks --speedup 1e", 3, "--speedup: '1e' is not a number");
+  expect_usage("consensus clocks --speedup .", 3, "--speedup: '.' is not a number");
+  expect_usage("consensus clocks --duration 1e400", 3, "--duration: 1e400 is too large");
+  expect_usage("consensus clocks --duration 1e-400", 3, "--duration: 1e-400 is too small");
+  expect_usage("consensus clocks --rates 2.5-6", 3, "not a range of whole numbers");
+  expect_usage("consensus clocks --rates a-b", 3, "'a-b' is not a range of whole numbers");
+}
+
 static void test_usage_errors(void) {
   expect_usage("consensus", 3, "no subcommand");
   expect_usage("consensus fly", 3, "unknown subcommand 'fly'");
@@ -253,6 +298,7 @@ int main(void) {
   test_options();
   test_seeded_rates();
   test_usage_errors();
+  test_number_forms();
   test_replay_parser();
   printf("test_cli: all checks passed\n");
   return 0;
