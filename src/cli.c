@@ -337,10 +337,11 @@ static int parse_rates(parser *p, const char *text) {
     memcpy(lo_text, text, lo_len);
     lo_text[lo_len] = '\0';
     int64_t lo, hi;
-    if (parse_int(p, "--rates", lo_text, INT32_MIN, INT32_MAX, &lo) ||
-        parse_int(p, "--rates", dash + 1, INT32_MIN, INT32_MAX, &hi))
+    if (parse_int(p, "--rates", lo_text, INT64_MIN, INT64_MAX, &lo) ||
+        parse_int(p, "--rates", dash + 1, INT64_MIN, INT64_MAX, &hi))
       return fail(p, "--rates: '%s' is not a range of whole numbers like 1-6", text);
     if (lo <= 0 || hi <= 0) return fail(p, "--rates: '%s': rates must be > 0 ticks per second", text);
+    if (hi > CLI_MAX_RATE) return fail(p, "--rates: '%s': rates must be at most %g ticks per second", text, CLI_MAX_RATE);
     if (lo > hi) return fail(p, "--rates: '%s': the range is empty (low > high)", text);
     cfg->rates_kind = CS_RATES_RANGE;
     cfg->rate_lo = lo;
@@ -364,6 +365,10 @@ static int parse_rates(parser *p, const char *text) {
     if ((rc = parse_real(p, "--rates", tok, &v))) goto done;
     if (v <= 0) {
       rc = fail(p, "--rates: %s: rates must be > 0 ticks per second", tok);
+      goto done;
+    }
+    if (v < CLI_MIN_RATE || v > CLI_MAX_RATE) {
+      rc = fail(p, "--rates: %s: a rate must lie in [%g, %g] ticks per second", tok, CLI_MIN_RATE, CLI_MAX_RATE);
       goto done;
     }
     if (k == n) {
@@ -429,6 +434,8 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_SPEEDUP:
       CS_TRY(parse_real(p, name, v, &cfg->speedup));
       if (cfg->speedup <= 0) return fail(p, "--speedup: %s: the speed-up must be > 0", v);
+      if (cfg->speedup < CLI_MIN_SPEEDUP || cfg->speedup > CLI_MAX_SPEEDUP)
+        return fail(p, "--speedup: %s: the speed-up must lie in [%g, %g]", v, CLI_MIN_SPEEDUP, CLI_MAX_SPEEDUP);
       return 0;
     case OPT_RATES: return parse_rates(p, v);
     case OPT_FLUSH:
@@ -441,6 +448,8 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_DURATION:
       CS_TRY(parse_real(p, name, v, &cfg->duration_s));
       if (cfg->duration_s <= 0) return fail(p, "--duration: %s: the duration must be > 0 seconds", v);
+      if (cfg->duration_s < CLI_MIN_DURATION_S)
+        return fail(p, "--duration: %s: the duration must be at least %g model seconds", v, CLI_MIN_DURATION_S);
       return 0;
     case OPT_P_INTERNAL:
       CS_TRY(parse_real(p, name, v, &cfg->p_internal));
@@ -506,6 +515,43 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
   return 0;
 }
 
+/* The limits of cli.h that need several options at once: how long the slowest tick waits, and
+ * (clocks) how many ticks, wall seconds and trace blocks the run makes. Every message names the
+ * limit and the options that break it. */
+static int check_limits(parser *p) {
+  const cs_config *cfg = p->cfg;
+  double lo = 0, hi = 0;
+  if (cfg->rates_kind == CS_RATES_UNTHROTTLED) return 0;
+  if (cfg->rates_kind == CS_RATES_RANGE) {
+    lo = (double)cfg->rate_lo;
+    hi = (double)cfg->rate_hi;
+  } else {
+    lo = hi = cfg->rate_list[0];
+    for (int r = 1; r < cfg->n_ranks; r++) {
+      if (cfg->rate_list[r] < lo) lo = cfg->rate_list[r];
+      if (cfg->rate_list[r] > hi) hi = cfg->rate_list[r];
+    }
+  }
+  double period = 1.0 / (lo * cfg->speedup);
+  if (period > CLI_MAX_TICK_PERIOD_S)
+    return fail(p, "--rates/--speedup: the slowest rank (rate %g at speed-up %g) would tick once every %g wall seconds;"
+                   " at most %g (one tick a day)", lo, cfg->speedup, period, CLI_MAX_TICK_PERIOD_S);
+  if (cfg->command != CS_CMD_CLOCKS) return 0;
+  double per_rank = cfg->duration_s * hi, total = per_rank * cfg->n_ranks;
+  if (total > (double)CLI_MAX_TICKS)
+    return fail(p, "--duration %g at rate %g makes %g ticks per rank, %g in all (duration x rate x ranks);"
+                   " one run counts at most %lld ticks", cfg->duration_s, hi, per_rank, total, (long long)CLI_MAX_TICKS);
+  double wall = cfg->duration_s / cfg->speedup;
+  if (wall > CLI_MAX_WALL_S)
+    return fail(p, "--duration %g at speed-up %g lasts %g wall seconds; at most %g (about 116 days)", cfg->duration_s,
+                cfg->speedup, wall, CLI_MAX_WALL_S);
+  if (cfg->flush_interval_s > 0 && wall / cfg->flush_interval_s > (double)CLI_MAX_BLOCKS)
+    return fail(p, "--flush-every %g over %g wall seconds writes %g trace blocks; at most %lld (use --flush-every %g or more)",
+                cfg->flush_interval_s, wall, ceil(wall / cfg->flush_interval_s), (long long)CLI_MAX_BLOCKS,
+                wall / (double)CLI_MAX_BLOCKS);
+  return 0;
+}
+
 /* Checks that need all options at once, and fills defaults that depend on n or on a preset. */
 static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
   cs_config *cfg = p->cfg;
@@ -538,6 +584,7 @@ static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
       cfg->rate_hi = 6;
     }
   }
+  CS_TRY(check_limits(p));
   if (cfg->command == CS_CMD_BYZ) {
     if (n < 2) return fail(p, "Byzantine agreement needs a commander and at least one lieutenant (mpirun -np 2 or more)");
     if (!p->given[OPT_M]) cfg->m = (n - 1) / 3;

@@ -193,6 +193,36 @@ static void test_number_forms(void) {
   expect_usage("consensus clocks --rates a-b", 3, "'a-b' is not a range of whole numbers");
 }
 
+/* Issue 12.5: numbers past what a run can count are refused up front, naming the limit. Before,
+ * --rates 1e300 (or 1e19) overflowed the tick count to 0 ticks and claimed complete = 1, and
+ * --duration 1e300, --speedup 1e-9 and --flush-every 1e-9 ran for ever. */
+static void test_limits(void) {
+  cs_config cfg;
+  expect_usage("consensus clocks --rates 1e300 --duration 1", 3, "a rate must lie in [1e-06, 1e+09] ticks per second");
+  expect_usage("consensus clocks --rates 1e19 --duration 1", 3, "a rate must lie in [1e-06, 1e+09] ticks per second");
+  expect_usage("consensus clocks --rates 1-10000000000", 3, "at most 1e+09 ticks per second");
+  expect_usage("consensus clocks --rates 1e-7", 3, "must lie in [1e-06, 1e+09]");
+  expect_usage("consensus clocks --duration 1e300", 3, "one run counts at most 1099511627776 ticks");
+  expect_usage("consensus clocks --rates 1e9 --duration 400", 3, "one run counts at most 1099511627776 ticks");
+  expect_usage("consensus clocks --speedup 1e-9", 3, "must lie in [1e-06, 1e+09]");
+  expect_usage("consensus clocks --speedup 1e10", 3, "must lie in [1e-06, 1e+09]");
+  expect_usage("consensus clocks --flush-every 1e-9", 3, "--flush-every: 1e-9: at least 0.01 seconds");
+  expect_usage("consensus clocks --flush-every 0.01 --duration 36000", 3, "at most 1000000 (use --flush-every 0.036");
+  expect_usage("consensus clocks --duration 1e7 --speedup 0.5", 3, "lasts 2e+07 wall seconds; at most 1e+07");
+  expect_usage("consensus clocks --duration 1e-9", 3, "at least 1e-06 model seconds");
+  expect_usage("consensus byz --rates 1 --speedup 1e-5", 7, "would tick once every 100000 wall seconds");
+  expect_usage("consensus replay x.txt --rates 1e-6", 3, "would tick once every 1e+06 wall seconds");
+  /* the largest runs still allowed */
+  expect_ok("consensus clocks --rates 1e9 --duration 300 --flush-every 0", 3, &cfg);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 1e-3 --duration 1e6 --speedup 0.1 --flush-every 10", 3, &cfg);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --flush-every 0.01 --duration 10000", 3, &cfg);
+  cli_free(&cfg);
+  expect_ok("consensus byz --rates 1e-5 --speedup 2", 7, &cfg);
+  cli_free(&cfg);
+}
+
 static void test_usage_errors(void) {
   expect_usage("consensus", 3, "no subcommand");
   expect_usage("consensus fly", 3, "unknown subcommand 'fly'");
@@ -299,6 +329,7 @@ int main(void) {
   test_seeded_rates();
   test_usage_errors();
   test_number_forms();
+  test_limits();
   test_replay_parser();
   printf("test_cli: all checks passed\n");
   return 0;
