@@ -798,11 +798,13 @@ static const char HELP_COMMON[] =
 static const char HELP_RUNTIME[] =
     "runtime options:\n"
     "      --rates SPEC    tick rates in ticks per model second: LO-HI (seeded integer per rank),\n"
-    "                      R (every rank) or R0,R1,... (one per rank); rates must be > 0\n"
-    "      --speedup S     model seconds per wall second (default 1)\n"
+    "                      R (every rank) or R0,R1,... (one per rank); each in [1e-6, 1e9]\n"
+    "      --speedup S     model seconds per wall second (default 1), in [1e-6, 1e9]; the slowest\n"
+    "                      rank must tick at least once a day (1/(rate*S) <= 86400 s)\n"
     "      --no-trace      record no events or messages (the summary and /ranks are still written)\n"
     "      --flush-every SEC  write the trace to the file every SEC wall seconds (default: at the end;\n"
-    "                      clocks: 1); bounds memory and what a crash can lose\n";
+    "                      clocks: 1), 0 or >= 0.001; bounds memory and what a crash can lose\n"
+    "Numbers may be written 0.001, 1e-3, 1000 or 1e3 wherever a number is asked for.\n";
 
 void cli_print_help(FILE *out, cs_command command) {
   switch (command) {
@@ -821,7 +823,7 @@ void cli_print_help(FILE *out, cs_command command) {
             "                      or per traitor: 2:flip,5:silent (these ranks are then the traitors)\n"
             "      --wire W        round (one MPI message per peer per round, default) or message\n"
             "                      (one MPI message per oral message, every relay traced)\n"
-            "      --expect-agreement  exit 1 unless IC1 and IC2 hold in every trial\n",
+            "      --expect-agreement  exit 3 unless IC1 and IC2 hold in every trial\n",
             out);
       break;
     case CS_CMD_CLOCKS:
@@ -829,7 +831,9 @@ void cli_print_help(FILE *out, cs_command command) {
             "The scale model: each rank ticks at its own rate; on a tick it takes one queued message,\n"
             "or draws k in 1..10: 1 sends to (i+1) mod n, 2 to (i+2) mod n, 3 to all others, else internal.\n\n"
             "clocks options:\n"
-            "      --duration SEC  model seconds to run (default 60)\n"
+            "      --duration SEC  model seconds to run (default 60), at least 1e-6; a run makes at most\n"
+            "                      2^40 ticks in all (duration x rate x ranks), lasts at most 1e7 wall\n"
+            "                      seconds (duration / speedup) and writes at most 1e6 trace blocks\n"
             "      --p-internal P  probability of an internal event on an idle tick (default 0.7)\n"
             "      --preset NAME   cs262 (3 ranks, rates 1-6, 60 s) or cs262-low-variation\n"
             "                      (rates 1-3, p-internal 0.5); options given override the preset\n"

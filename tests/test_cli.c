@@ -223,6 +223,19 @@ static void test_limits(void) {
   cli_free(&cfg);
 }
 
+/* Issue 12.9: the help says what the program does: --expect-agreement exits 3 (it said 1). */
+static void test_help_matches(void) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  CHECK(f != NULL);
+  cli_print_help(f, CS_CMD_BYZ);
+  fclose(f);
+  CHECK_CONTAINS(text, "--expect-agreement  exit 3 unless IC1 and IC2 hold");
+  CHECK(strstr(text, "exit 1 unless") == NULL);
+  free(text);
+}
+
 static void test_usage_errors(void) {
   expect_usage("consensus", 3, "no subcommand");
   expect_usage("consensus fly", 3, "unknown subcommand 'fly'");
@@ -330,6 +343,7 @@ int main(void) {
   test_usage_errors();
   test_number_forms();
   test_limits();
+  test_help_matches();
   test_replay_parser();
   printf("test_cli: all checks passed\n");
   return 0;
