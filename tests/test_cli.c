@@ -287,10 +287,11 @@ static void test_usage_errors(void) {
   expect_usage("consensus byz --output=", 3, "the output file name is empty");
 }
 
-static void expect_script(const char *text, int n, const char *needle) {
+/* Parses `len` bytes of text (which may hold NUL bytes) for n ranks; NULL needle: must parse. */
+static void expect_script_bytes(const char *text, size_t len, int n, const char *needle) {
   replay_script s;
   char err[256];
-  int rc = replay_parse(text, n, &s, err, sizeof err);
+  int rc = replay_parse(text, len, n, &s, err, sizeof err);
   if (!needle) {
     if (rc) fprintf(stderr, "script rejected: %s\n", err);
     CHECK_INT(rc, 0);
@@ -303,12 +304,15 @@ static void expect_script(const char *text, int n, const char *needle) {
   CHECK(strchr(err, '\n') == NULL); /* one line */
 }
 
+static void expect_script(const char *text, int n, const char *needle) {
+  expect_script_bytes(text, strlen(text), n, needle);
+}
+
 static void test_replay_parser(void) {
   replay_script s;
   char err[256];
-  CHECK_INT(replay_parse("# comment\n\nC->B\n  A -> B , C # multicast\nB:internal\nb: internal\n", 3, &s, err,
-                         sizeof err),
-            0);
+  const char *good = "# comment\n\nC->B\n  A -> B , C # multicast\nB:internal\nb: internal\n";
+  CHECK_INT(replay_parse(good, strlen(good), 3, &s, err, sizeof err), 0);
   CHECK_INT(s.n_steps, 4);
   CHECK_INT(s.steps[0].line, 3);
   CHECK_INT(s.steps[0].src, 2);
@@ -334,6 +338,19 @@ static void test_replay_parser(void) {
   /* found by fuzz_replay: the quote of trailing text ran into the next lines (a multi-line
    * message) and showed control bytes; it now stops at the end of the line */
   expect_script("C->B\vB->A\nA->C\nB:internal\n", 3, "line 1: unexpected text after the step: '?B->A'");
+  /* issue 12.4: a NUL byte ended the script where it stood ("A->B\0junk\nB->C" ran one step and
+   * said complete = 1); the whole script must now be text, refused with its line number */
+  static const char nul[] = "A->B\0junk\nB->C\n";
+  expect_script_bytes(nul, sizeof nul - 1, 3, "line 1: a NUL byte (at byte 5): a replay script must be text");
+  static const char nul_late[] = "A->B\nB->C\n# done\0";
+  expect_script_bytes(nul_late, sizeof nul_late - 1, 3, "line 3: a NUL byte (at byte 17)");
+  expect_script("A->B\nB->C \xff\n", 3, "line 2: byte 11 (0xFF) is not valid UTF-8 text");
+  expect_script("A->B\n# caf\xc3\n", 3, "line 2: byte 11 (0xC3) is not valid UTF-8 text"); /* cut short */
+  expect_script("A->B\n# \xc0\xaf\n", 3, "line 2: byte 8 (0xC0) is not valid UTF-8"); /* overlong '/' */
+  expect_script("A->B\n# \xed\xa0\x80\n", 3, "line 2: byte 8 (0xED) is not valid UTF-8"); /* a surrogate */
+  expect_script("# caf\xc3\xa9, \xe2\x86\x92 \xf0\x9f\x93\xa8\nA->B\nB->C\n", 3, NULL); /* UTF-8 comments are fine */
+  /* the length bounds the parse: a script need not end in NUL or newline */
+  expect_script_bytes("A->B\nB->CXYZ", 9, 3, NULL);
 }
 
 int main(void) {
