@@ -1,4 +1,7 @@
 /* Writes the run file collectively with parallel HDF5: root provenance, trace blocks, /ranks and tables. */
+/* Linux's open-file-description locks (F_OFD_SETLK) and renameat2(RENAME_NOREPLACE) are GNU
+ * extensions; both have portable fallbacks below when the system lacks them. */
+#define _GNU_SOURCE
 #include "consensus/h5out.h"
 
 #include <errno.h>
@@ -8,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "consensus/cs_error.h"
+#include "consensus/rng.h"
 
 #ifndef CONSENSUS_VERSION
 #define CONSENSUS_VERSION "unknown"
@@ -22,6 +27,10 @@
 #endif
 
 #define PATH_BYTES 4096
+/* The first bytes of the file are an HDF5 user block that holds one text line naming the run
+ * that owns the file (OWNER_TAG pid, host, start), so a second run can say who holds it. */
+#define USERBLOCK_BYTES 512
+#define OWNER_TAG "consensus run file: "
 
 enum { EV_RANK, EV_SEQ, EV_KIND, EV_TIME, EV_LAMPORT, EV_PEER, EV_QUEUE, EV_VC, EV_COUNT };
 enum { MSG_SRC, MSG_DST, MSG_SEND, MSG_RECV, MSG_ARRIVE, MSG_BYTES, MSG_COUNT };
@@ -29,6 +38,8 @@ enum { MSG_SRC, MSG_DST, MSG_SEND, MSG_RECV, MSG_ARRIVE, MSG_BYTES, MSG_COUNT };
 struct h5out {
   MPI_Comm comm; /* the caller's communicator (not duplicated: used for HDF5 and broadcasts only) */
   int rank, size;
+  int force;   /* --force: the final rename may replace an existing regular file */
+  int lock_fd; /* rank 0: PATH.partial, open and locked for the whole run (-1 elsewhere) */
   char path[PATH_BYTES];
   char partial[PATH_BYTES + 16];
   hid_t file, dxpl, kind_type, host_type;
@@ -95,51 +106,283 @@ static void utc_stamp(char *buf, size_t cap, const char *fmt) {
   strftime(buf, cap, fmt, &tm);
 }
 
-/* Rank 0: 1. pick the path (default under results/, made if missing, with -2, -3 … if taken);
- * 2. refuse an existing file without --force, or a directory; 3. prove PATH.partial can be made. */
-static void choose_path(const cs_config *cfg, path_verdict *v) {
-  v->code = 0;
-  if (cfg->output) {
-    if (strlen(cfg->output) >= PATH_BYTES - 16) {
-      v->code = CS_EIO;
-      snprintf(v->err, sizeof v->err, "-o: the file name is too long");
-      return;
-    }
-    snprintf(v->path, sizeof v->path, "%s", cfg->output);
-  } else {
-    char stamp[32];
-    utc_stamp(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ");
-    if (mkdir("results", 0777) != 0 && errno != EEXIST) {
-      v->code = CS_EIO;
-      snprintf(v->err, sizeof v->err, "cannot create results/: %s", strerror(errno));
-      return;
-    }
-    snprintf(v->path, sizeof v->path, "results/%s-%s.h5", cli_command_name(cfg->command), stamp);
-    for (int k = 2; access(v->path, F_OK) == 0 && !cfg->force && k < 1000; k++)
-      snprintf(v->path, sizeof v->path, "results/%s-%s-%d.h5", cli_command_name(cfg->command), stamp, k);
-  }
+/* ---- owning the output ------------------------------------------------------------------------- */
+
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISLNK(m)) return "a symbolic link";
+  return "not a regular file";
+}
+
+/* A short tag no other run started on this machine picks: a hash of the pid, the host, the
+ * nanosecond clock and the attempt, in hex. */
+static void unique_tag(unsigned attempt, char *buf, size_t cap) {
+  struct timespec ts;
+  char host[256] = "";
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gethostname(host, sizeof host - 1);
+  uint64_t h = 1469598103934665603u; /* FNV-1a of the host name */
+  for (const char *c = host; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
+  uint64_t x = rng_hash(h, (uint64_t)getpid(), (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec, attempt);
+  snprintf(buf, cap, "%06llx", (unsigned long long)(x & 0xffffff));
+}
+
+/* Copies an environment value made of [A-Za-z0-9_] (at most 24 bytes) into buf; "" otherwise. */
+static void env_id(const char *name, char *buf, size_t cap) {
+  const char *v = getenv(name);
+  buf[0] = '\0';
+  if (!v || !*v || strlen(v) > 24 || cap < 25) return;
+  for (const char *c = v; *c; c++)
+    if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_')) return;
+  snprintf(buf, cap, "%s", v);
+}
+
+/* The default name: results/<subcommand>-<UTC time to the microsecond>Z[-j<SLURM job>[_<task>]]-<tag>.h5,
+ * so runs started in the same second (a shell loop, a job array) never pick the same name. */
+static void default_name(const cs_config *cfg, unsigned attempt, char *buf, size_t cap) {
+  struct timespec ts;
+  struct tm tm;
+  char stamp[32], job[32], task[32], array[32], slurm[80] = "", tag[16];
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  env_id("SLURM_JOB_ID", job, sizeof job);
+  env_id("SLURM_ARRAY_JOB_ID", array, sizeof array);
+  env_id("SLURM_ARRAY_TASK_ID", task, sizeof task);
+  if (array[0] && task[0]) snprintf(slurm, sizeof slurm, "-j%s_%s", array, task);
+  else if (job[0]) snprintf(slurm, sizeof slurm, "-j%s", job);
+  unique_tag(attempt, tag, sizeof tag);
+  snprintf(buf, cap, "results/%s-%s.%06ldZ%s-%s.h5", cli_command_name(cfg->command), stamp, ts.tv_nsec / 1000, slurm, tag);
+}
+
+/* Takes an exclusive lock on the open file fd that lives as long as this open file description:
+ * it dies with the process (crash, kill -9) and is not lost when HDF5 or MPI-IO open and close
+ * the same file in this process (as a POSIX fcntl lock would be). Returns 0 (locked), 1 (another
+ * process holds it) or -1 (the file system cannot lock; errno says why). */
+static int lock_exclusive(int fd) {
+#ifdef F_OFD_SETLK
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return 0;
+  if (errno == EAGAIN || errno == EACCES) return 1;
+  if (errno != EINVAL) return -1;
+#endif
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+  return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+/* The owner line of an existing partial file (what follows OWNER_TAG), or "" if it has none yet. */
+static void read_owner(int fd, char *buf, size_t cap) {
+  char block[USERBLOCK_BYTES + 1];
+  ssize_t got = pread(fd, block, USERBLOCK_BYTES, 0);
+  buf[0] = '\0';
+  if (got <= (ssize_t)strlen(OWNER_TAG)) return;
+  block[got] = '\0';
+  if (strncmp(block, OWNER_TAG, strlen(OWNER_TAG)) != 0) return;
+  char *text = block + strlen(OWNER_TAG), *nl = strchr(text, '\n');
+  if (nl) *nl = '\0';
+  for (char *c = text; *c; c++)
+    if ((unsigned char)*c < 0x20) *c = '?';
+  snprintf(buf, cap, "%.200s", text);
+}
+
+/* An existing PATH.partial: someone else's, live or left over. Tells which in err (one line) and
+ * returns CS_EEXIST, unless it is left over and --force is given: then it is locked, emptied and
+ * ours (*fd_out). */
+static int existing_partial(const char *partial, int force, int *fd_out, char *err, size_t cap) {
+  char owner[256], who[300] = "";
+  int fd = open(partial, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
-  if (stat(v->path, &st) == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      v->code = CS_EIO;
-      snprintf(v->err, sizeof v->err, "-o %s: is a directory", v->path);
-      return;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (fd < 0 && e != ELOOP) {
+      snprintf(err, cap, "cannot write %s: %s", partial, strerror(e));
+      return CS_EIO;
     }
-    if (!cfg->force) {
-      v->code = CS_EEXIST;
-      snprintf(v->err, sizeof v->err, "%s exists (use --force to overwrite it)", v->path);
-      return;
-    }
+    snprintf(err, cap, "%s exists and is %s, not a run file: consensus never replaces it (--force included)", partial,
+             fd < 0 ? "a symbolic link" : file_kind(st.st_mode));
+    return CS_EEXIST;
   }
-  char partial[PATH_BYTES + 16];
-  snprintf(partial, sizeof partial, "%s.partial", v->path);
-  int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  read_owner(fd, owner, sizeof owner);
+  if (owner[0]) snprintf(who, sizeof who, " (%s)", owner);
+  int locked = lock_exclusive(fd);
+  if (locked == 1) {
+    close(fd);
+    snprintf(err, cap, "%s is being written by another run%s: wait for it to finish or choose another -o", partial,
+             owner[0] ? who : " (starting up)");
+    return CS_EEXIST;
+  }
+  if (!force) {
+    close(fd);
+    snprintf(err, cap,
+             "%s is left over from a run that did not finish%s and no run holds it now: inspect or remove it, or use "
+             "--force to replace it",
+             partial, who);
+    return CS_EEXIST;
+  }
+  if (ftruncate(fd, 0) != 0) {
+    snprintf(err, cap, "cannot write %s: %s", partial, strerror(errno));
+    close(fd);
+    return CS_EIO;
+  }
+  *fd_out = fd; /* locked if the file system can lock (locked == 0), else as good as it gets */
+  return 0;
+}
+
+/* Claims PATH.partial for this run, in steps:
+ *   1. create a private file beside it (O_EXCL, a unique name) and lock it;
+ *   2. link it to PATH.partial: link() fails if that name exists, so of two runs only one gets it,
+ *      and the winner's file is locked before anyone can see it under that name;
+ *   3. the name exists: existing_partial() tells a live holder from a left-over file;
+ *   4. a file system without hard links: create PATH.partial itself with O_EXCL, then lock.
+ * Returns 0 with the locked descriptor in *fd_out, or CS_EEXIST / CS_EIO with one line in err. */
+static int claim_partial(const char *partial, int force, int *fd_out, char *err, size_t cap) {
+  char tmp[PATH_BYTES + 64], tag[16];
+  *fd_out = -1;
+  unique_tag(0, tag, sizeof tag);
+  snprintf(tmp, sizeof tmp, "%s.%ld-%s", partial, (long)getpid(), tag);
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666); /* 1 */
   if (fd < 0) {
+    snprintf(err, cap, "cannot write %s: %s", partial, strerror(errno));
+    return CS_EIO;
+  }
+  (void)lock_exclusive(fd); /* a file system without locks still gets the O_EXCL guarantee */
+  if (link(tmp, partial) == 0) { /* 2 */
+    unlink(tmp);
+    *fd_out = fd;
+    return 0;
+  }
+  int e = errno;
+  unlink(tmp);
+  close(fd);
+  if (e == EEXIST) return existing_partial(partial, force, fd_out, err, cap); /* 3 */
+  if (e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != EMLINK && e != ENOSYS) {
+    snprintf(err, cap, "cannot write %s: %s", partial, strerror(e));
+    return CS_EIO;
+  }
+  fd = open(partial, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666); /* 4 */
+  if (fd < 0 && errno == EEXIST) return existing_partial(partial, force, fd_out, err, cap);
+  if (fd < 0) {
+    snprintf(err, cap, "cannot write %s: %s", partial, strerror(errno));
+    return CS_EIO;
+  }
+  (void)lock_exclusive(fd);
+  *fd_out = fd;
+  return 0;
+}
+
+/* Rank 0, in steps: 1. pick the path (-o, or a unique default name under results/, made if
+ * missing); 2. refuse anything but a regular file, and an existing file without --force;
+ * 3. claim PATH.partial (claim_partial), keeping it open and locked in *lock_fd. A default name
+ * that is taken (or whose partial is) is drawn again: a default name never replaces anything. */
+static void choose_path(const cs_config *cfg, path_verdict *v, int *lock_fd) {
+  struct stat st;
+  char partial[PATH_BYTES + 16];
+  v->code = 0;
+  *lock_fd = -1;
+  if (cfg->output && strlen(cfg->output) >= PATH_BYTES - 16) {
     v->code = CS_EIO;
-    snprintf(v->err, sizeof v->err, "cannot write %s: %s", partial, strerror(errno));
+    snprintf(v->err, sizeof v->err, "-o: the file name is too long");
     return;
   }
-  close(fd);
+  if (!cfg->output && mkdir("results", 0777) != 0 && errno != EEXIST) {
+    v->code = CS_EIO;
+    snprintf(v->err, sizeof v->err, "cannot create results/: %s", strerror(errno));
+    return;
+  }
+  for (unsigned attempt = 0; attempt < 100; attempt++) {
+    if (cfg->output) snprintf(v->path, sizeof v->path, "%s", cfg->output); /* 1 */
+    else default_name(cfg, attempt, v->path, sizeof v->path);
+    if (lstat(v->path, &st) == 0) { /* 2 */
+      if (!cfg->output) continue;
+      if (S_ISDIR(st.st_mode)) {
+        v->code = CS_EIO;
+        snprintf(v->err, sizeof v->err, "-o %s: is a directory", v->path);
+        return;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        v->code = CS_EIO;
+        snprintf(v->err, sizeof v->err, "-o %s: is %s, not a regular file: consensus never replaces it (--force included)",
+                 v->path, file_kind(st.st_mode));
+        return;
+      }
+      if (!cfg->force) {
+        v->code = CS_EEXIST;
+        snprintf(v->err, sizeof v->err, "%s exists (use --force to overwrite it)", v->path);
+        return;
+      }
+    }
+    snprintf(partial, sizeof partial, "%s.partial", v->path); /* 3 */
+    v->code = claim_partial(partial, cfg->force, lock_fd, v->err, sizeof v->err);
+    if (v->code == CS_EEXIST && !cfg->output) continue;
+    return;
+  }
+  v->code = CS_EIO;
+  snprintf(v->err, sizeof v->err, "no free default name under results/ after 100 tries (use -o FILE)");
+}
+
+/* Rank 0: writes the owner line into the user block, so that a second run aimed at this file can
+ * name the run that holds it. The user block is outside HDF5's own bytes: no collective I/O. */
+static void write_owner(h5out *o, const char *started_at) {
+  char line[USERBLOCK_BYTES], host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  memset(line, 0, sizeof line);
+  snprintf(line, sizeof line, OWNER_TAG "pid %ld on %.100s, started %s\n", (long)getpid(), host, started_at);
+  if (pwrite(o->lock_fd, line, strlen(line), 0) < 0) { /* only a message loses detail */
+  }
+}
+
+/* Rank 0: publishes PATH.partial as PATH, in steps:
+ *   1. never over something that is not a regular file (it may have appeared meanwhile);
+ *   2. --force: rename, replacing a regular file;
+ *   3. otherwise never replace: renameat2(RENAME_NOREPLACE); where the file system lacks it,
+ *      link() + unlink(), since link() also refuses an existing name; where it lacks hard links
+ *      too, a check then a rename (the one case with a window, documented in the README).
+ * Returns 0, or CS_EEXIST / CS_EIO with one line in err (PATH.partial is then left as it is). */
+static int publish(h5out *o, char *err, size_t cap) {
+  struct stat st;
+  int e = 0;
+  if (lstat(o->path, &st) == 0 && !S_ISREG(st.st_mode)) { /* 1 */
+    snprintf(err, cap, "%s appeared as %s while this run wrote it: the run stays in %s", o->path, file_kind(st.st_mode),
+             o->partial);
+    return CS_EEXIST;
+  }
+  if (o->force) { /* 2 */
+    if (rename(o->partial, o->path) == 0) return 0;
+    e = errno;
+    goto failed;
+  }
+#ifdef RENAME_NOREPLACE /* 3 */
+  if (renameat2(AT_FDCWD, o->partial, AT_FDCWD, o->path, RENAME_NOREPLACE) == 0) return 0;
+  e = errno;
+  if (e != EINVAL && e != ENOSYS && e != ENOTSUP && e != EOPNOTSUPP) goto failed;
+#endif
+  if (link(o->partial, o->path) == 0) {
+    unlink(o->partial);
+    return 0;
+  }
+  e = errno;
+  if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EMLINK || e == ENOSYS) {
+    if (lstat(o->path, &st) == 0) e = EEXIST;
+    else if (rename(o->partial, o->path) == 0) return 0;
+    else e = errno;
+  }
+failed:
+  if (e == EEXIST) {
+    snprintf(err, cap, "%s appeared while this run wrote it (and --force was not given): the run stays in %s", o->path,
+             o->partial);
+    return CS_EEXIST;
+  }
+  snprintf(err, cap, "cannot rename %s to %s: %s (the run stays in %s)", o->partial, o->path, strerror(e), o->partial);
+  return CS_EIO;
 }
 
 static int attr_write(h5out *o, const char *path, const char *name, hid_t ftype, hid_t mtype, const void *value);
@@ -157,6 +400,7 @@ static int write_root_attributes(h5out *o, const cs_config *cfg) {
     MPI_Get_library_version(shared.mpi_library, &len);
     for (char *c = shared.mpi_library; *c; c++)
       if (*c == '\n') *c = ' ';
+    write_owner(o, shared.started_at);
   }
   CS_MPI(MPI_Bcast(&shared, (int)sizeof shared, MPI_BYTE, 0, o->comm));
   char hdf5_version[64];
@@ -191,6 +435,9 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
   if (!o) return CS_ENOMEM;
   o->file = o->dxpl = o->kind_type = o->host_type = H5I_INVALID_HID;
   o->comm = comm;
+  o->force = cfg->force;
+  o->lock_fd = -1;
+  hid_t fcpl = H5I_INVALID_HID;
   CS_MPI(MPI_Comm_rank(comm, &o->rank));
   CS_MPI(MPI_Comm_size(comm, &o->size));
   o->cum_events = calloc((size_t)o->size, sizeof *o->cum_events);
@@ -205,7 +452,7 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
     rc = CS_ENOMEM;
     goto fail;
   }
-  if (o->rank == 0) choose_path(cfg, v);
+  if (o->rank == 0) choose_path(cfg, v, &o->lock_fd);
   int mpi_rc = MPI_Bcast(v, (int)sizeof *v, MPI_BYTE, 0, comm);
   if (mpi_rc != MPI_SUCCESS) {
     free(v);
@@ -222,12 +469,15 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
   snprintf(o->partial, sizeof o->partial, "%s.partial", v->path);
   free(v);
 
-  /* 2. Every rank creates PATH.partial through MPI-IO. */
+  /* 2. Every rank opens PATH.partial (rank 0 made it and holds its lock) through MPI-IO; the
+   * user block in front keeps room for the owner line. */
   CS_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
   CS_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   CS_H5(H5Pset_all_coll_metadata_ops(fapl, 1));
   CS_H5(H5Pset_coll_metadata_write(fapl, 1));
-  CS_H5(o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+  CS_H5(fcpl = H5Pcreate(H5P_FILE_CREATE));
+  CS_H5(H5Pset_userblock(fcpl, USERBLOCK_BYTES));
+  CS_H5(o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, fcpl, fapl));
   CS_H5(o->dxpl = H5Pcreate(H5P_DATASET_XFER));
   CS_H5(H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE));
   CS_H5(o->kind_type = H5Tenum_create(H5T_NATIVE_INT8));
@@ -240,6 +490,8 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
   CS_H5(H5Tset_strpad(o->host_type, H5T_STR_NULLTERM));
   H5Pclose(fapl);
   fapl = H5I_INVALID_HID;
+  H5Pclose(fcpl);
+  fcpl = H5I_INVALID_HID;
 
   /* 3. Provenance, with complete = 0 until h5out_close says otherwise. */
   if ((rc = write_root_attributes(o, cfg))) goto fail;
@@ -250,10 +502,14 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
   return 0;
 fail:
   if (fapl >= 0) H5Pclose(fapl);
+  if (fcpl >= 0) H5Pclose(fcpl);
   if (o->file >= 0) {
     H5Fclose(o->file);
     o->file = H5I_INVALID_HID;
-    if (o->rank == 0) unlink(o->partial);
+  }
+  if (o->lock_fd >= 0) { /* ours: nothing useful in it yet */
+    unlink(o->partial);
+    close(o->lock_fd);
   }
   if (o->dxpl >= 0) H5Pclose(o->dxpl);
   if (o->kind_type >= 0) H5Tclose(o->kind_type);
@@ -576,14 +832,17 @@ fail:
   if (o->kind_type >= 0) H5Tclose(o->kind_type);
   if (o->dxpl >= 0) H5Pclose(o->dxpl);
   if (o->file >= 0 && H5Fclose(o->file) < 0 && !rc) rc = cs_h5_fail("H5Fclose(run file)", __FILE__, __LINE__);
-  int renamed = 0;
+  /* 3. Rank 0 publishes the file under its name, then lets go of the lock. */
+  int published = 0;
   if (o->rank == 0 && !rc) {
-    renamed = rename(o->partial, o->path) == 0;
-    if (!renamed) fprintf(stderr, "consensus: cannot rename %s to %s: %s\n", o->partial, o->path, strerror(errno));
+    char err[4 * PATH_BYTES + 256];
+    published = publish(o, err, sizeof err);
+    if (published) fprintf(stderr, "consensus: %s\n", err);
   }
-  int mpi_rc = MPI_Bcast(&renamed, 1, MPI_INT, 0, o->comm);
-  if (mpi_rc != MPI_SUCCESS && !rc) rc = cs_mpi_fail(mpi_rc, "MPI_Bcast(renamed)", __FILE__, __LINE__);
-  if (!rc && !renamed) rc = CS_EIO;
+  if (o->lock_fd >= 0) close(o->lock_fd);
+  int mpi_rc = MPI_Bcast(&published, 1, MPI_INT, 0, o->comm);
+  if (mpi_rc != MPI_SUCCESS && !rc) rc = cs_mpi_fail(mpi_rc, "MPI_Bcast(published)", __FILE__, __LINE__);
+  if (!rc) rc = published;
   free(o->cum_events);
   free(o->seg_first_seq);
   free(o->seg_first_row);
