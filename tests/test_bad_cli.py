@@ -185,7 +185,7 @@ def run_case(np_, args, needle, out_rel="out.h5", prepare=None):
         if args and not any(a.startswith("-o") or a.startswith("--output") for a in args):
             full[1:1] = ["-o", os.path.join(d, out_rel)]  # before the case's options: a missing value stays missing
         cmd = [harness.MPIEXEC, harness.NP_FLAG, str(np_)] + harness.PREFLAGS + [harness.BIN] + full
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=harness.mpi_env(), cwd=d)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=harness.timeout(120), env=harness.mpi_env(), cwd=d)
         out, err, p_rc = p.stdout, p.stderr, p.returncode
         lines = [l for l in err.splitlines() if l.strip()]
         ctx = f"mpirun -np {np_} consensus {' '.join(full)}\nstdout: {out!r}\nstderr: {err!r}"

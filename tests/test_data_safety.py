@@ -39,7 +39,7 @@ def start(np_, args, cwd=None, env_extra=None):
 
 def finish(p, timeout=600):
     """Waits for a started run; returns (rc, stdout, stderr lines that are not blank)."""
-    out, err = p.communicate(timeout=timeout)
+    out, err = p.communicate(timeout=harness.timeout(timeout))
     return p.returncode, out, [l for l in err.splitlines() if l.strip()]
 
 

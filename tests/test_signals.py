@@ -94,7 +94,7 @@ def signal_mpirun(sig):
     p = start(["replay", ring_script(d), "--rates", "20", "-o", out_path, "-q"])
     wait_running(p, out_path)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=harness.timeout(60))
     assert p.returncode == 1, f"mpirun exit {p.returncode}\n{out}\n{err}"
     assert out == f"wrote {out_path}\n", out
     check_stopped_file(out_path, max_events=2 * RING)
@@ -133,7 +133,7 @@ def test_sigterm_ranks_with_early_finisher():
     for pid in ranks:  # as SLURM's scancel does: every task gets SIGTERM
         os.kill(pid, signal.SIGTERM)
     try:
-        out, err = p.communicate(timeout=60)
+        out, err = p.communicate(timeout=harness.timeout(60))
     except subprocess.TimeoutExpired:
         for pid in ranks + [p.pid]:  # only the processes this test started
             try:
@@ -157,7 +157,7 @@ def test_sigterm_to_finished_rank_stops_all():
     p = start(["replay", script, "--rates", "20", "-o", out_path, "-q"])
     wait_running(p, out_path)
     os.kill(rank_pids(p)[0], signal.SIGTERM)
-    out, err = p.communicate(timeout=120)
+    out, err = p.communicate(timeout=harness.timeout(120))
     assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
     run = check_stopped_file(out_path, max_events=2 * RING + 2)
     assert run["ranks"]["n_events"].tolist()[0] == 1
@@ -174,7 +174,7 @@ def test_kill9_one_rank():
               {"OMPI_MCA_orte_execute_quiet": "0"})
     wait_running(p, out_path)
     os.kill(ranks_of(p)[1], signal.SIGKILL)
-    out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=harness.timeout(60))
     assert p.returncode != 0
     assert "exited on signal 9 (Killed)" in err, err
     assert not os.path.exists(out_path), "a file claims to be finished"
@@ -192,7 +192,7 @@ def clocks_signal(sig):
     p = start(["clocks", "--duration", "3600", "--speedup", "1", "--flush-every", "0.5", "-o", out_path, "-q"])
     wait_running(p, out_path, settle=2.0)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=harness.timeout(60))
     assert p.returncode in (0, 1), f"mpirun exit {p.returncode}\n{out}\n{err}"
     run = check_stopped_file(out_path)
     assert int(run["attrs"]["trace_blocks"]) >= 2, "the periodic flushes did not happen"
