@@ -250,8 +250,31 @@ def test_final_rename_never_replaces():
         shutil.rmtree(d)
 
 
+# ---- 12.4: a replay script is text ------------------------------------------------------------------
+
+
+def test_script_nul_byte():
+    """A NUL byte ended the script silently where it stood: "A->B<NUL>junk<LF>B->C" ran one step and
+    said complete = 1. Now the script is refused with its line (exit 2, one line, no file); so is
+    text that is not UTF-8."""
+    d = harness.tmpdir()
+    for name, data, needle in [("nul.txt", b"A->B\0junk\nB->C\n", "nul.txt: line 1: a NUL byte (at byte 5)"),
+                               ("late.txt", b"A->B\nB->C\n# end\0", "late.txt: line 3: a NUL byte (at byte 16)"),
+                               ("latin1.txt", b"A->B\n# caf\xe9\nB->C\n", "latin1.txt: line 2: byte 11 (0xE9) is not "
+                                                                             "valid UTF-8 text")]:
+        script = os.path.join(d, name)
+        with open(script, "wb") as f:
+            f.write(data)
+        out = os.path.join(d, "out.h5")
+        line = harness.usage_error(3, ["replay", script, "-o", out], needle)
+        assert line.startswith("consensus replay: "), line
+        assert not os.path.exists(out) and not os.path.exists(out + ".partial")
+    shutil.rmtree(d)
+
+
 TESTS = [test_second_run_refused_at_once, test_two_runs_started_together, test_default_names_unique,
-         test_stale_partial, test_force_replaces_only_regular_files, test_final_rename_never_replaces]
+         test_stale_partial, test_force_replaces_only_regular_files, test_final_rename_never_replaces,
+         test_script_nul_byte]
 
 if __name__ == "__main__":
     wanted = sys.argv[1:]
