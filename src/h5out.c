@@ -32,6 +32,10 @@
  * that owns the file (OWNER_TAG pid, host, start), so a second run can say who holds it. */
 #define USERBLOCK_BYTES 512
 #define OWNER_TAG "consensus run file: "
+/* Every reservation keeps this much beyond its estimate, so that when the next one is refused
+ * the file can still be closed (H5Fclose writes the superblock and the last metadata): a close
+ * that fails leaves HDF5 with a half-closed file that crashes its own cleanup in MPI_Finalize. */
+#define CLOSE_MARGIN_BYTES 32768
 /* How long a rank whose write failed waits for the others to agree (see wait_for_all). */
 #define H5OUT_STUCK_S 120.0
 
@@ -263,6 +267,7 @@ static int reserve(h5out *o, int64_t bytes) {
   struct stat st;
   if (o->rank != 0 || o->lock_fd < 0) return 0;
   if (fstat(o->lock_fd, &st) != 0) return 0;
+  bytes += CLOSE_MARGIN_BYTES;
   int64_t want = (int64_t)st.st_size + bytes;
   if (want <= o->reserved_to) return 0;
   int e = 0;
@@ -717,7 +722,7 @@ int h5out_open(MPI_Comm comm, const cs_config *cfg, char *err, size_t errcap, h5
   if (!(o->cum_events = calloc((size_t)o->size, sizeof *o->cum_events))) rc = CS_ENOMEM;
   /* a file system without room for the file's first bytes stops the run before HDF5 writes any
    * (H5Fcreate truncates the file, so the reservation proper can only follow it) */
-  if (!rc && o->rank == 0) rc = check_free(o, 65536);
+  if (!rc && o->rank == 0) rc = check_free(o, 32768 + CLOSE_MARGIN_BYTES);
   LOCAL(fapl = H5Pcreate(H5P_FILE_ACCESS));
   LOCAL(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   LOCAL(H5Pset_all_coll_metadata_ops(fapl, 1));

@@ -667,7 +667,14 @@ int node_flush(node *nd) {
 static int flush_epoch(node *nd, int64_t due) {
   int any_stop = 0;
   int64_t epoch = 0;
-  CS_TRY(flush_block(nd, 1, due, &any_stop, &epoch));
+  int rc = flush_block(nd, 1, due, &any_stop, &epoch);
+  if (rc == CS_EWRITE) { /* agreed by every rank inside h5out and reported: stop as after a signal */
+    nd->stats.write_failed = 1;
+    nd->phase = NODE_STOP_AGREED;
+    nd->epochs_done = nd->epochs_total;
+    return 0;
+  }
+  CS_TRY(rc);
   if (epoch <= nd->epochs_done) epoch = nd->epochs_done + 1;
   nd->epochs_done = epoch < nd->epochs_total ? epoch : nd->epochs_total;
   if (any_stop) {
@@ -794,6 +801,7 @@ int node_run(node *nd, const node_protocol *proto) {
    * own; once no rank ticks, the rest is one block. After a stop the first block carries the
    * stop flag, so it is the last for everyone. */
   while (nd->phase != NODE_STOP_AGREED && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd, -1));
+  /* (a failed block ends the run like an agreed stop: h5out agreed on it, so every rank is here) */
   CS_TRY(shutdown_exchange(nd));
   /* One verdict for all: a rank whose protocol finished before a peer was signalled never
    * announced a stop itself, yet its callers must take the same (collective) path as the rest. */

@@ -430,7 +430,7 @@ static int clocks_execute(cs_run *run, void *state) {
       fprintf(stderr, "consensus clocks: %lld messages sent, %lld arrived, %lld delivered or reported: some were lost\n",
               (long long)sums[0], (long long)sums[1], (long long)sums[2]);
   }
-  if ((rc = write_clocks_group(run_out(run), cfg, n, iv, fv, stp->delta, stp->n_samples, rank))) cs_fatal("writing /clocks", rc);
+  run_checked_write(write_clocks_group(run_out(run), cfg, n, iv, fv, stp->delta, stp->n_samples, rank), "writing /clocks");
   free(iv);
   free(fv);
   return lost ? CS_EXIT_FAILED : CS_EXIT_OK;

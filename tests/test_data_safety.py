@@ -272,9 +272,59 @@ def test_script_nul_byte():
     shutil.rmtree(d)
 
 
+# ---- 12.6: a full file system ----------------------------------------------------------------------
+
+SKIP = 77  # ctest's SKIP_RETURN_CODE for this file's full-disk test
+
+
+def small_filesystem(size):
+    """Mounts a tmpfs of `size` on a fresh directory and returns it; exits SKIP with the reason
+    when that is not possible (not root, or no right to mount here)."""
+    if os.geteuid() != 0:
+        print(f"SKIP: a full file system needs a small tmpfs, and mounting one needs root (uid {os.geteuid()})")
+        sys.exit(SKIP)
+    d = harness.tmpdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", d], capture_output=True, text=True)
+    if p.returncode != 0:
+        os.rmdir(d)
+        print(f"SKIP: cannot mount a tmpfs here: {p.stderr.strip()}")
+        sys.exit(SKIP)
+    return d
+
+
+def test_full_filesystem():
+    """A run whose file system fills up: before, 62 identical MPI-IO lines and every rank spinning in
+    H5Dset_extent for 100+ s (byz), or 14 lines and "HDF5 call failed" (clocks). Now every rank
+    stops, the user sees ONE line naming the file and "No space left on device", the exit status
+    is 1, and the file is published with what was written before and complete = 0. Both MPI-IO
+    implementations of Open MPI (OMPIO, the default here, and ROMIO)."""
+    d = small_filesystem("256k")
+    try:
+        runs = [(3, ["byz", "--trials", 3000]),                                        # fails at the end
+                (3, ["clocks", "--rates", 50, "--duration", 60, "--speedup", 10]),       # at a trace block
+                (2, ["clocks", "--rates", 200, "--duration", 30, "--speedup", 10, "--flush-every", 0])]  # at the end
+        for io in ("", "^ompio"):
+            for np_, args in runs:
+                out = os.path.join(d, "full.h5")
+                env = {"OMPI_MCA_io": io} if io else {}
+                rc, o, lines = finish(start(np_, args + ["-o", out, "-q"], env_extra=env))
+                ctx = f"{io or 'default io'} {args}: exit {rc}\n{o}\n{lines}"
+                assert rc == 1, ctx
+                assert len(lines) == 1, ctx
+                assert lines[0].startswith(f"consensus: cannot write {out}: No space left on device (rank "), ctx
+                assert not os.path.exists(out + ".partial"), ctx
+                with h5py.File(out, "r") as f:  # what was written before is readable
+                    assert int(f.attrs["complete"]) == 0, ctx
+                    assert harness.attr_str(f.attrs["subcommand"]) == args[0]
+                os.unlink(out)
+    finally:
+        subprocess.run(["umount", d])
+        os.rmdir(d)
+
+
 TESTS = [test_second_run_refused_at_once, test_two_runs_started_together, test_default_names_unique,
          test_stale_partial, test_force_replaces_only_regular_files, test_final_rename_never_replaces,
-         test_script_nul_byte]
+         test_script_nul_byte, test_full_filesystem]
 
 if __name__ == "__main__":
     wanted = sys.argv[1:]

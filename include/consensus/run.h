@@ -55,11 +55,13 @@ int run_world_finalize(run_world *world);
 
 /* The lifecycle, in steps (collective over the world):
  *   1. prepare (a usage error ends the run here: exit 2, no file);
- *   2. open the run file (an existing or unwritable file: one line from rank 0, exit 2) and
- *      create the node;
+ *   2. open the run file (an existing file, one another run holds or one left over, not a
+ *      regular file, an unwritable place: one line from rank 0, exit 2; a file system that
+ *      refuses the first bytes: h5out's one line, exit 1) and create the node;
  *   3. execute;
  *   4. write the last trace block and /ranks, set `complete` (1 unless a signal stopped the
- *      run), close and rename the file;
+ *      run or a write failed), close and publish the file (a write failure or a publication
+ *      refused: h5out's one line, exit 1);
  *   5. rank 0 prints "wrote PATH" (also with -q: the one line a script needs);
  *   6. release.
  * Returns the exit status: the worse of execute's and the close's. */
@@ -71,6 +73,12 @@ int run_rank(const cs_run *run);
 int run_size(const cs_run *run);
 node *run_node(const cs_run *run);
 h5out *run_out(const cs_run *run);
+
+/* For execute: passes an h5out result on. CS_EWRITE (the file cannot be written; agreed by every
+ * rank and reported by h5out in one line) is returned so that the run can go on to close
+ * cleanly, since every later write returns it at once and writes nothing; any other error is
+ * fatal (cs_fatal with `what`). Returns rc. */
+int run_checked_write(int rc, const char *what);
 
 /* Marks this rank as a traitor in /ranks (byz). */
 void run_set_traitor(cs_run *run, int traitor);
