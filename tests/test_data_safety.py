@@ -241,6 +241,7 @@ def test_final_rename_never_replaces():
             assert not os.path.exists(out + ".partial")
             continue
         assert lines and "late.h5 appeared" in lines[0] and "the run stays in " + out + ".partial" in lines[0], lines
+        assert len(lines) == 1, lines
         if appear == "file":
             with open(out) as f:
                 assert f.read() == "someone else's"
