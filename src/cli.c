@@ -782,18 +782,24 @@ static const char HELP_OVERVIEW[] =
     "  replay   replay a scripted list of sends (C->B, A->B,C, B:internal) to teach vector clocks\n"
     "  bench    micro-benchmarks of the runtime against raw MPI\n"
     "\n"
-    "Every run writes one HDF5 file (-o FILE, default results/<subcommand>-<UTC time>.h5).\n"
+    "Every run writes one HDF5 file (-o FILE, default results/<subcommand>-<UTC time>-<tag>.h5).\n"
     "consensus SUBCOMMAND --help shows the options of one subcommand; consensus --version the version.\n";
 
 static const char HELP_COMMON[] =
     "common options:\n"
-    "  -o, --output FILE   HDF5 output file (default results/<subcommand>-<UTC time>.h5)\n"
-    "      --force         overwrite FILE if it exists\n"
+    "  -o, --output FILE   HDF5 output file (default results/<subcommand>-<UTC time>-<tag>.h5,\n"
+    "                      unique per run); refused while another run writes FILE\n"
+    "      --force         overwrite FILE if it exists and is a regular file, or a FILE.partial\n"
+    "                      that a run left behind\n"
     "      --seed N        seed of every random draw (default 1): same seed, same run\n"
     "  -q, --quiet         print the summary only\n"
     "      --show-h5-errors  let HDF5 print its own error stacks\n"
     "  -h, --help          this help\n"
-    "      --version       the program version\n";
+    "      --version       the program version\n"
+    "\n"
+    "exit status: 0 finished, 1 failed (a write, the file could not be published), 2 bad input\n"
+    "(nothing ran), 3 byz --expect-agreement and IC1 or IC2 failed, 128+N stopped by signal N\n"
+    "(143 SIGTERM, 130 SIGINT; the file is still written, with complete = 0).\n";
 
 static const char HELP_RUNTIME[] =
     "runtime options:\n"

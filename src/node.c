@@ -442,7 +442,10 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
         nd->n_done++;
       }
       break;
-    case WIRE_STOP: request_stop(nd); break;
+    case WIRE_STOP:
+      if (v->h.seq > 0 && v->h.seq < 128 && !nd->stats.stop_signal) nd->stats.stop_signal = (int)v->h.seq;
+      request_stop(nd);
+      break;
   }
   free_queued(nd, q);
   return 0;
@@ -689,12 +692,13 @@ static int flush_epoch(node *nd, int64_t due) {
 /* Tells every peer to stop (STOP_REQUESTED -> STOP_ANNOUNCED). A signal that arrives in a
  * later state (the run is already ending) asks for the same once. */
 static int announce_stop(node *nd) {
+  if (stop_signal && !nd->stats.stop_signal) nd->stats.stop_signal = stop_signal;
   if (nd->phase == NODE_RUNNING && stop_signal) nd->phase = NODE_STOP_REQUESTED;
   if (nd->phase != NODE_STOP_REQUESTED) return 0;
   nd->phase = NODE_STOP_ANNOUNCED;
   nd->stats.stopped = 1;
   for (int p = 0; p < nd->size; p++)
-    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_STOP, 0));
+    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_STOP, (uint64_t)nd->stats.stop_signal));
   return 0;
 }
 
@@ -805,9 +809,11 @@ int node_run(node *nd, const node_protocol *proto) {
   CS_TRY(shutdown_exchange(nd));
   /* One verdict for all: a rank whose protocol finished before a peer was signalled never
    * announced a stop itself, yet its callers must take the same (collective) path as the rest. */
-  int stopped = nd->stats.stopped, any = 0;
-  CS_MPI(MPI_Allreduce(&stopped, &any, 1, MPI_INT, MPI_MAX, nd->comm));
-  nd->stats.stopped = any;
+  if (stop_signal && !nd->stats.stop_signal) nd->stats.stop_signal = stop_signal;
+  int mine[2] = {nd->stats.stopped, nd->stats.stop_signal}, any[2] = {0, 0};
+  CS_MPI(MPI_Allreduce(mine, any, 2, MPI_INT, MPI_MAX, nd->comm));
+  nd->stats.stopped = any[0];
+  nd->stats.stop_signal = any[0] ? any[1] : 0;
   return 0;
 }
 

@@ -89,7 +89,8 @@ static int open_run(cs_run *run, const run_request *req) {
 
 /* Step 4: the last trace block, /ranks, the verdict, close. After a failed write (CS_EWRITE,
  * agreed and reported) every write returns at once and the file is still closed and published.
- * Collective. Returns 0 or CS_EXIT_FAILED. */
+ * Collective. Returns 0, CS_EXIT_SIGNAL + N (signal N stopped the run; the file is published)
+ * or CS_EXIT_FAILED. */
 static int close_run(cs_run *run) {
   int rc;
   node_stats st;
@@ -116,7 +117,11 @@ static int close_run(cs_run *run) {
    * a rename refused); anything else is said here */
   if (rc && rc != CS_EWRITE && rc != CS_EEXIST && rc != CS_EIO && run->rank == 0)
     fprintf(stderr, "consensus: closing the run file failed: %s\n", cs_strerror(rc));
-  return rc ? CS_EXIT_FAILED : 0;
+  if (rc) return CS_EXIT_FAILED;
+  /* stopped by a signal: the file is whole and published, but the run did not finish; a script
+   * must be able to tell (128 + the signal, as a shell reports a process the signal killed) */
+  if (any_stopped) return st.stop_signal > 0 ? CS_EXIT_SIGNAL + st.stop_signal : CS_EXIT_FAILED;
+  return 0;
 }
 
 static int world_rank_size(cs_run *run) {
@@ -144,7 +149,7 @@ int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *su
       snprintf(path, sizeof path, "%s", h5out_path(run.out));
       int closed = close_run(&run);
       if (closed) status = closed;
-      else if (run.rank == 0) printf("wrote %s\n", path);
+      if ((closed == 0 || closed > CS_EXIT_SIGNAL) && run.rank == 0) printf("wrote %s\n", path);
       fflush(stdout);
     }
   }

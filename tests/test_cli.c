@@ -233,6 +233,9 @@ static void test_help_matches(void) {
   fclose(f);
   CHECK_CONTAINS(text, "--expect-agreement  exit 3 unless IC1 and IC2 hold");
   CHECK(strstr(text, "exit 1 unless") == NULL);
+  /* and every exit status a script can see (issue 12.9: a signalled run exited 0) */
+  CHECK_CONTAINS(text, "exit status: 0 finished, 1 failed");
+  CHECK_CONTAINS(text, "128+N stopped by signal N");
   free(text);
 }
 

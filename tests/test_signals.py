@@ -141,7 +141,9 @@ def test_sigterm_ranks_with_early_finisher():
             except ProcessLookupError:
                 pass
         raise AssertionError("the job hung after SIGTERM to the ranks")
-    assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    # issue 12.9: a stopped run is not a finished one: 128 + SIGTERM from every rank (it was 0)
+    assert p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode}\n{out}\n{err}"
+    assert out == f"wrote {out_path}\n", out
     run = check_stopped_file(out_path, max_events=2 * RING + 2)
     assert run["ranks"]["n_events"].tolist()[0] == 1  # rank 0 had finished: one send
     shutil.rmtree(d)
@@ -158,9 +160,27 @@ def test_sigterm_to_finished_rank_stops_all():
     wait_running(p, out_path)
     os.kill(rank_pids(p)[0], signal.SIGTERM)
     out, err = p.communicate(timeout=harness.timeout(120))
-    assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    # the other ranks learnt which signal from the STOP it passed on
+    assert p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode}\n{out}\n{err}"
     run = check_stopped_file(out_path, max_events=2 * RING + 2)
     assert run["ranks"]["n_events"].tolist()[0] == 1
+    shutil.rmtree(d)
+
+
+def test_sigint_ranks_exit_status():
+    """Issue 12.9: SIGINT to every rank (Ctrl-C under srun): exit 128 + SIGINT = 130 from every rank,
+    "wrote FILE", the file complete = 0. A script can tell a stopped run from a finished one (0),
+    a failed one (1), bad input (2) and a byz disagreement (3)."""
+    d = harness.tmpdir()
+    out_path = os.path.join(d, "int.h5")
+    p = start(["replay", ring_script(d), "--rates", "20", "-o", out_path, "-q"])
+    wait_running(p, out_path)
+    for pid in ranks_of(p):
+        os.kill(pid, signal.SIGINT)
+    out, err = p.communicate(timeout=harness.timeout(60))
+    assert p.returncode == 128 + signal.SIGINT, f"exit {p.returncode}\n{out}\n{err}"
+    assert out == f"wrote {out_path}\n" and not err.strip(), (out, err)
+    check_stopped_file(out_path, max_events=2 * RING)
     shutil.rmtree(d)
 
 
@@ -193,7 +213,7 @@ def clocks_signal(sig):
     wait_running(p, out_path, settle=2.0)
     p.send_signal(sig)
     out, err = p.communicate(timeout=harness.timeout(60))
-    assert p.returncode in (0, 1), f"mpirun exit {p.returncode}\n{out}\n{err}"
+    assert p.returncode in (1, 128 + sig), f"mpirun exit {p.returncode}\n{out}\n{err}"
     run = check_stopped_file(out_path)
     assert int(run["attrs"]["trace_blocks"]) >= 2, "the periodic flushes did not happen"
     shutil.rmtree(d)
@@ -206,4 +226,5 @@ def test_clocks_signals():
 
 if __name__ == "__main__":
     harness.main([test_sigterm_mpirun, test_sigint_mpirun, test_sigterm_ranks_with_early_finisher,
-                  test_sigterm_to_finished_rank_stops_all, test_kill9_one_rank, test_clocks_signals])
+                  test_sigterm_to_finished_rank_stops_all, test_sigint_ranks_exit_status, test_kill9_one_rank,
+                  test_clocks_signals])

@@ -90,6 +90,8 @@ typedef struct node_stats {
   double max_lateness_s;      /* largest delay of a tick behind its deadline */
   double p99_lateness_s;      /* 99th percentile of that delay (10 µs resolution) */
   int stopped;                /* the run was ended by a signal: after node_run, the same on every rank */
+  int stop_signal;            /* which signal (SIGTERM, SIGINT; 0 if none is known): after node_run, the
+                               * same on every rank (a STOP carries it to the ranks not signalled) */
   int write_failed;           /* a trace block could not be written (h5out reported it): the run was
                                * stopped, on every rank; later writes return CS_EWRITE at once */
   int64_t buffers_taken;      /* send buffers and queue entries taken from the node's pool */

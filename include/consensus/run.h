@@ -10,9 +10,14 @@
 typedef struct node node;   /* node.h */
 typedef struct h5out h5out; /* h5out.h */
 
-/* Exit statuses of the program. */
-/* CS_EXIT_DISAGREED: `byz --expect-agreement` and IC1 or IC2 failed in some trial. */
-enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2, CS_EXIT_DISAGREED = 3 };
+/* Exit statuses of the program, the same from every rank:
+ *   CS_EXIT_OK         the run finished (byz: whatever the verdict, unless --expect-agreement);
+ *   CS_EXIT_FAILED     the run failed (a write, a lost message, a file that could not be published);
+ *   CS_EXIT_USAGE      bad input: nothing ran, no file;
+ *   CS_EXIT_DISAGREED  `byz --expect-agreement` and IC1 or IC2 failed in some trial;
+ *   CS_EXIT_SIGNAL + N a signal N (SIGTERM 15, SIGINT 2) stopped the run: the file was still
+ *                      written and published, with complete = 0 (143 and 130, as a shell reports). */
+enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2, CS_EXIT_DISAGREED = 3, CS_EXIT_SIGNAL = 128 };
 
 /* The ranks the program started with (MPI's world), behind a handle so that main.c and the
  * protocols' headers need no <mpi.h>. */
@@ -62,9 +67,11 @@ int run_world_finalize(run_world *world);
  *   4. write the last trace block and /ranks, set `complete` (1 unless a signal stopped the
  *      run or a write failed), close and publish the file (a write failure or a publication
  *      refused: h5out's one line, exit 1);
- *   5. rank 0 prints "wrote PATH" (also with -q: the one line a script needs);
+ *   5. rank 0 prints "wrote PATH" (also with -q: the one line a script needs), also when a
+ *      signal stopped the run (the file is published, with complete = 0);
  *   6. release.
- * Returns the exit status: the worse of execute's and the close's. */
+ * Returns the exit status: the close's if it is not 0 (CS_EXIT_SIGNAL + N when signal N stopped
+ * the run: a stopped run is not a finished one, whatever execute said), else execute's. */
 int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *sub);
 
 /* For the steps: the config, this rank and the size, the node and the file (NULL before step 2). */
