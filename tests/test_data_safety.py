@@ -323,9 +323,37 @@ def test_full_filesystem():
         os.rmdir(d)
 
 
+# ---- 12.8: one time base ---------------------------------------------------------------------------
+
+
+def test_arrive_after_send():
+    """Every message's arrive_time is at or after its send event's time: the ranks share one time
+    base (node_create: rank 0's clock, exactly, for the ranks of its host). Each rank used to
+    start its clock when it left the start-up barrier, and 1-18 messages per rank of every clocks
+    run arrived before they were sent (by up to 168 us). Recomputed from /events and /messages."""
+    d = harness.tmpdir()
+    runs = [(3, ["clocks", "--preset", "cs262", "--speedup", 30]),
+            (5, ["clocks", "--rates", "20-60", "--duration", 10, "--speedup", 5, "--p-internal", 0.3]),
+            (4, ["byz", "-m", 1, "--wire", "message", "--trials", 20]),
+            (3, ["replay", SCRIPT])]
+    for np_, args in runs:
+        out = os.path.join(d, "t.h5")
+        harness.run(np_, args + ["-o", out, "-q", "--force"])
+        run = harness.check_schema(out)
+        ev, msg = run["events"], run["messages"]
+        sent = ev["time"][msg["send_event"]]
+        early = msg["arrive_time"] < sent
+        assert not early.any(), (f"{args}: {int(early.sum())} of {len(early)} messages arrived before they were "
+                                 f"sent, by up to {float((sent - msg['arrive_time']).max()) * 1e6:.1f} us")
+        recv = msg["recv_event"] >= 0
+        assert (ev["time"][msg["recv_event"][recv]] >= msg["arrive_time"][recv]).all(), f"{args}: taken before arrival"
+        assert (ev["time"] >= 0).all(), f"{args}: an event before the common start"
+    shutil.rmtree(d)
+
+
 TESTS = [test_second_run_refused_at_once, test_two_runs_started_together, test_default_names_unique,
          test_stale_partial, test_force_replaces_only_regular_files, test_final_rename_never_replaces,
-         test_script_nul_byte, test_full_filesystem]
+         test_script_nul_byte, test_full_filesystem, test_arrive_after_send]
 
 if __name__ == "__main__":
     wanted = sys.argv[1:]
