@@ -210,4 +210,34 @@ def check_run(path, complete=1):
     for r in range(n):
         assert cols["drift_at"][r] == t[np.argmax(gap[r])]
     assert float(root["duration"]) == D
+    # 6. tick lateness recomputed (issue 12.7): tick k is event seq k, its deadline k/(rate*speedup)
+    #    in the same double arithmetic as the runtime, and the event's time is the tick's time, so
+    #    p99 (nearest rank) and the maximum must match exactly unless the file says p99 is a bound
+    speedup = float(root["speedup"])
+    for r in range(n):
+        late = lateness_of(ev["time"][rows[r]], float(rates[r]), speedup)
+        if len(late) == 0:
+            continue
+        assert cols["max_lateness"][r] == late.max(), f"rank {r}: max lateness {cols['max_lateness'][r]} != {late.max()}"
+        p99, bound = float(cols["p99_lateness"][r]), int(cols["p99_lateness_bound"][r])
+        want = p99_nearest_rank(late)
+        if bound == 0:
+            assert p99 == want, f"rank {r}: p99 lateness {p99} != {want} recomputed from /events"
+        elif bound > 0:
+            assert want <= p99 < want + 10e-6, f"rank {r}: p99 <= {p99} does not bound {want}"
+        else:
+            assert want > p99, f"rank {r}: p99 > {p99} does not bound {want}"
     return run, cols, attrs
+
+
+def lateness_of(times, rate, speedup):
+    """Each tick's delay behind its deadline k / (rate * speedup), as the runtime computes it."""
+    period = 1.0 / (rate * speedup)
+    deadline = np.arange(len(times), dtype=np.float64) * period
+    return np.maximum(times - deadline, 0.0)
+
+
+def p99_nearest_rank(values):
+    """The value of rank ceil(0.99 N) among N values in ascending order (computed in integers)."""
+    n = len(values)
+    return float(np.sort(values)[(99 * n + 99) // 100 - 1])

@@ -351,9 +351,44 @@ def test_arrive_after_send():
     shutil.rmtree(d)
 
 
+# ---- 12.7: honest statistics ---------------------------------------------------------------------
+
+
+def test_lateness_exact_after_stall():
+    """A rank stalled for a second (SIGSTOP, then SIGCONT) runs its overdue ticks late by up to a
+    second. Its p99 tick lateness used to be reported as 0.100 s: the histogram's overflow edge
+    passed off as a value (the true p99 was 4.1-4.8 s after a 5 s stall). Now it is exact and
+    equal to the p99 recomputed from /events (clocks_check: deadline k/(rate*speedup), the
+    event's time), and so are the maximum and the drift."""
+    import clocks_check
+    d = harness.tmpdir()
+    out = os.path.join(d, "stall.h5")
+    p = start(3, ["clocks", "--rates", 50, "--duration", 20, "--speedup", 5, "-o", out, "-q"])
+    wait_for(out + ".partial", p)
+    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+        kids = [int(k) for k in f.read().split()]
+    ranks = {}
+    for pid in kids:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+        ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = pid
+    os.kill(ranks[1], signal.SIGSTOP)
+    time.sleep(1.0)  # the stall itself: its length only decides how late the overdue ticks are
+    os.kill(ranks[1], signal.SIGCONT)
+    rc, o, lines = finish(p)
+    assert rc == 0 and not lines, (rc, o, lines)
+    run, cols, _ = clocks_check.check_run(out)  # exact p99, max and drift against /events
+    rows = clocks_check.per_rank(run["events"], 3)[1]
+    late = clocks_check.lateness_of(run["events"]["time"][rows], float(cols["tick_rate"][1]), 5.0)
+    want = clocks_check.p99_nearest_rank(late)
+    assert want > 0.1, f"the stall made no tick 100 ms late ({want})"  # a second's stall: ~200 ticks are
+    assert int(cols["p99_lateness_bound"][1]) == 0 and float(cols["p99_lateness"][1]) == want, cols
+    shutil.rmtree(d)
+
+
 TESTS = [test_second_run_refused_at_once, test_two_runs_started_together, test_default_names_unique,
          test_stale_partial, test_force_replaces_only_regular_files, test_final_rename_never_replaces,
-         test_script_nul_byte, test_full_filesystem, test_arrive_after_send]
+         test_script_nul_byte, test_full_filesystem, test_arrive_after_send, test_lateness_exact_after_stall]
 
 if __name__ == "__main__":
     wanted = sys.argv[1:]

@@ -88,7 +88,11 @@ typedef struct node_stats {
   int32_t max_queue;
   lamport_t max_lamport_jump; /* largest increase of L in one event */
   double max_lateness_s;      /* largest delay of a tick behind its deadline */
-  double p99_lateness_s;      /* 99th percentile of that delay (10 µs resolution) */
+  double p99_lateness_s;      /* 99th percentile of that delay (nearest rank: the value at rank
+                               * ceil(0.99 N) of N ticks), exact when p99_lateness_bound is 0 */
+  int p99_lateness_bound;     /* 0: exact; 1: an upper bound (the true p99 is at most this, by less
+                               * than 10 us); -1: a lower bound (more than 100 ms). Exact for runs
+                               * with a duration of up to ~2e8 ticks per rank */
   int stopped;                /* the run was ended by a signal: after node_run, the same on every rank */
   int stop_signal;            /* which signal (SIGTERM, SIGINT; 0 if none is known): after node_run, the
                                * same on every rank (a STOP carries it to the ranks not signalled) */
