@@ -113,25 +113,107 @@ static int is_clean_list(const char *text) {
   return len > 0 && text[0] != ',' && text[len - 1] != ',' && !strstr(text, ",,");
 }
 
-/* Strict integer: the whole text, base 10, within [lo, hi]. */
+/* The one grammar of every number on the command line, integer or real:
+ *   [+|-] DIGITS [. DIGITS] [(e|E) [+|-] DIGITS]   or   [+|-] . DIGITS [exponent]
+ * so "1e-3", "0.001" and "1000", "1e3", "1.0e3" are all numbers wherever a number is asked for.
+ * No spaces, no hexadecimal, no inf or nan (strtod alone would take all of those). Returns 1 if
+ * the whole text is one number. */
+static int is_number(const char *s) {
+  size_t k = 0, digits = 0;
+  if (s[k] == '+' || s[k] == '-') k++;
+  while (s[k] >= '0' && s[k] <= '9') k++, digits++;
+  if (s[k] == '.') {
+    k++;
+    while (s[k] >= '0' && s[k] <= '9') k++, digits++;
+  }
+  if (digits == 0) return 0;
+  if (s[k] == 'e' || s[k] == 'E') {
+    size_t exp_digits = 0;
+    k++;
+    if (s[k] == '+' || s[k] == '-') k++;
+    while (s[k] >= '0' && s[k] <= '9') k++, exp_digits++;
+    if (exp_digits == 0) return 0;
+  }
+  return s[k] == '\0';
+}
+
+/* The exact value of a number text (is_number) if it is a whole number: *neg and the magnitude
+ * *mag. Works on the decimal digits, never through a double, so 18446744073709551615 and
+ * 1.8446744073709551615e19 are exact. Returns 0, -1 if the value is not whole, -2 if its
+ * magnitude is above UINT64_MAX. */
+static int whole_value(const char *s, int *neg, uint64_t *mag) {
+  const char *p = s;
+  long nd = 0, point = 0, seen_point = 0, exp10 = 0, first = -1;
+  *neg = *p == '-';
+  *mag = 0;
+  if (*p == '+' || *p == '-') p++;
+  const char *mant = p;
+  /* 1. the digits: nd of them, `point` after the decimal point, the first non-zero at index `first` */
+  for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+    if (*p == '.') {
+      seen_point = 1;
+      continue;
+    }
+    if (first < 0 && *p != '0') first = nd;
+    nd++;
+    point += seen_point;
+  }
+  /* 2. the exponent, saturated: beyond +-100000 it is out of range or a fraction either way */
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    int eneg = *p == '-';
+    if (*p == '+' || *p == '-') p++;
+    for (; *p >= '0' && *p <= '9'; p++)
+      if (exp10 < 100000) exp10 = exp10 * 10 + (*p - '0');
+    if (eneg) exp10 = -exp10;
+  }
+  if (first < 0) return 0; /* zero, in any spelling */
+  /* 3. value = digits[first .. nd) x 10^scale; digits dropped by a negative scale must be zeros */
+  long scale = exp10 - point, keep = scale < 0 ? nd + scale : nd;
+  long index = 0;
+  uint64_t v = 0;
+  for (const char *q = mant; (*q >= '0' && *q <= '9') || *q == '.'; q++) {
+    if (*q == '.') continue;
+    unsigned d = (unsigned)(*q - '0');
+    if (index >= keep) {
+      if (d != 0) return -1; /* a non-zero digit after the units: a fraction */
+    } else if (index >= first) {
+      if (v > (UINT64_MAX - d) / 10) return -2;
+      v = v * 10 + d;
+    }
+    index++;
+  }
+  for (long k = 0; scale > 0 && k < scale; k++) {
+    if (v > UINT64_MAX / 10) return -2;
+    v *= 10;
+  }
+  *mag = v;
+  return 0;
+}
+
+/* Strict integer within [lo, hi]: any number form (is_number) whose value is whole. */
 static int parse_int(parser *p, const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out) {
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(text, &end, 10);
-  if (text[0] == '\0' || *end != '\0' || errno == ERANGE)
-    return fail(p, "%s: '%s' is not a whole number", opt, text);
+  int neg = 0;
+  uint64_t mag = 0;
+  int w = is_number(text) ? whole_value(text, &neg, &mag) : -1;
+  if (w == -1) return fail(p, "%s: '%s' is not a whole number", opt, text);
+  if (w == -2 || (!neg && mag > (uint64_t)INT64_MAX) || (neg && mag > (uint64_t)INT64_MAX + 1u))
+    return fail(p, "%s: %s is out of range [%lld, %lld]", opt, text, (long long)lo, (long long)hi);
+  int64_t v = neg ? (mag == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
   if (v < lo || v > hi) return fail(p, "%s: %s is out of range [%lld, %lld]", opt, text, (long long)lo, (long long)hi);
   *out = v;
   return 0;
 }
 
-/* Strict finite real number. */
+/* Strict finite real number in the one grammar (is_number); refuses values a double cannot hold
+ * (1e400, and 1e-400 which would round to 0). */
 static int parse_real(parser *p, const char *opt, const char *text, double *out) {
   char *end = NULL;
+  if (!is_number(text)) return fail(p, "%s: '%s' is not a number", opt, text);
   errno = 0;
   double v = strtod(text, &end);
-  if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v))
-    return fail(p, "%s: '%s' is not a number", opt, text);
+  if (errno == ERANGE) return fail(p, "%s: %s is too %s for a double", opt, text, fabs(v) < 1 ? "small" : "large");
+  if (*end != '\0' || !isfinite(v)) return fail(p, "%s: '%s' is not a number", opt, text);
   *out = v;
   return 0;
 }
@@ -245,18 +327,21 @@ done:
 /* --rates: "LO-HI" (seeded integer per rank), "R" (all ranks) or "R0,R1,…" (one per rank). */
 static int parse_rates(parser *p, const char *text) {
   cs_config *cfg = p->cfg;
+  /* a range's dash is not the first character and not an exponent's sign (the dash of "1e-3") */
   const char *dash = strchr(text, '-');
-  if (dash && dash != text && !strchr(text, ',')) {
+  while (dash && (dash == text || dash[-1] == 'e' || dash[-1] == 'E')) dash = strchr(dash + 1, '-');
+  if (dash && !strchr(text, ',')) {
     char lo_text[64];
     size_t lo_len = (size_t)(dash - text);
     if (lo_len >= sizeof lo_text) return fail(p, "--rates: '%s' is not a range like 1-6", text);
     memcpy(lo_text, text, lo_len);
     lo_text[lo_len] = '\0';
     int64_t lo, hi;
-    if (parse_int(p, "--rates", lo_text, INT32_MIN, INT32_MAX, &lo) ||
-        parse_int(p, "--rates", dash + 1, INT32_MIN, INT32_MAX, &hi))
+    if (parse_int(p, "--rates", lo_text, INT64_MIN, INT64_MAX, &lo) ||
+        parse_int(p, "--rates", dash + 1, INT64_MIN, INT64_MAX, &hi))
       return fail(p, "--rates: '%s' is not a range of whole numbers like 1-6", text);
     if (lo <= 0 || hi <= 0) return fail(p, "--rates: '%s': rates must be > 0 ticks per second", text);
+    if (hi > CLI_MAX_RATE) return fail(p, "--rates: '%s': rates must be at most %g ticks per second", text, CLI_MAX_RATE);
     if (lo > hi) return fail(p, "--rates: '%s': the range is empty (low > high)", text);
     cfg->rates_kind = CS_RATES_RANGE;
     cfg->rate_lo = lo;
@@ -280,6 +365,10 @@ static int parse_rates(parser *p, const char *text) {
     if ((rc = parse_real(p, "--rates", tok, &v))) goto done;
     if (v <= 0) {
       rc = fail(p, "--rates: %s: rates must be > 0 ticks per second", tok);
+      goto done;
+    }
+    if (v < CLI_MIN_RATE || v > CLI_MAX_RATE) {
+      rc = fail(p, "--rates: %s: a rate must lie in [%g, %g] ticks per second", tok, CLI_MIN_RATE, CLI_MAX_RATE);
       goto done;
     }
     if (k == n) {
@@ -332,10 +421,9 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
       return 0;
     case OPT_FORCE: cfg->force = 1; return 0;
     case OPT_SEED: {
-      char *end = NULL;
-      errno = 0;
-      unsigned long long s = strtoull(v, &end, 10);
-      if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno == ERANGE)
+      int neg = 0;
+      uint64_t s = 0;
+      if (!is_number(v) || whole_value(v, &neg, &s) != 0 || (neg && s != 0))
         return fail(p, "--seed: '%s' is not a whole number from 0 to 2^64-1", v);
       cfg->seed = s;
       return 0;
@@ -346,6 +434,8 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_SPEEDUP:
       CS_TRY(parse_real(p, name, v, &cfg->speedup));
       if (cfg->speedup <= 0) return fail(p, "--speedup: %s: the speed-up must be > 0", v);
+      if (cfg->speedup < CLI_MIN_SPEEDUP || cfg->speedup > CLI_MAX_SPEEDUP)
+        return fail(p, "--speedup: %s: the speed-up must lie in [%g, %g]", v, CLI_MIN_SPEEDUP, CLI_MAX_SPEEDUP);
       return 0;
     case OPT_RATES: return parse_rates(p, v);
     case OPT_FLUSH:
@@ -358,6 +448,8 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_DURATION:
       CS_TRY(parse_real(p, name, v, &cfg->duration_s));
       if (cfg->duration_s <= 0) return fail(p, "--duration: %s: the duration must be > 0 seconds", v);
+      if (cfg->duration_s < CLI_MIN_DURATION_S)
+        return fail(p, "--duration: %s: the duration must be at least %g model seconds", v, CLI_MIN_DURATION_S);
       return 0;
     case OPT_P_INTERNAL:
       CS_TRY(parse_real(p, name, v, &cfg->p_internal));
@@ -423,6 +515,43 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
   return 0;
 }
 
+/* The limits of cli.h that need several options at once: how long the slowest tick waits, and
+ * (clocks) how many ticks, wall seconds and trace blocks the run makes. Every message names the
+ * limit and the options that break it. */
+static int check_limits(parser *p) {
+  const cs_config *cfg = p->cfg;
+  double lo = 0, hi = 0;
+  if (cfg->rates_kind == CS_RATES_UNTHROTTLED) return 0;
+  if (cfg->rates_kind == CS_RATES_RANGE) {
+    lo = (double)cfg->rate_lo;
+    hi = (double)cfg->rate_hi;
+  } else {
+    lo = hi = cfg->rate_list[0];
+    for (int r = 1; r < cfg->n_ranks; r++) {
+      if (cfg->rate_list[r] < lo) lo = cfg->rate_list[r];
+      if (cfg->rate_list[r] > hi) hi = cfg->rate_list[r];
+    }
+  }
+  double period = 1.0 / (lo * cfg->speedup);
+  if (period > CLI_MAX_TICK_PERIOD_S)
+    return fail(p, "--rates/--speedup: the slowest rank (rate %g at speed-up %g) would tick once every %g wall seconds;"
+                   " at most %g (one tick a day)", lo, cfg->speedup, period, CLI_MAX_TICK_PERIOD_S);
+  if (cfg->command != CS_CMD_CLOCKS) return 0;
+  double per_rank = cfg->duration_s * hi, total = per_rank * cfg->n_ranks;
+  if (total > (double)CLI_MAX_TICKS)
+    return fail(p, "--duration %g at rate %g makes %g ticks per rank, %g in all (duration x rate x ranks);"
+                   " one run counts at most %lld ticks", cfg->duration_s, hi, per_rank, total, (long long)CLI_MAX_TICKS);
+  double wall = cfg->duration_s / cfg->speedup;
+  if (wall > CLI_MAX_WALL_S)
+    return fail(p, "--duration %g at speed-up %g lasts %g wall seconds; at most %g (about 116 days)", cfg->duration_s,
+                cfg->speedup, wall, CLI_MAX_WALL_S);
+  if (cfg->flush_interval_s > 0 && wall / cfg->flush_interval_s > (double)CLI_MAX_BLOCKS)
+    return fail(p, "--flush-every %g over %g wall seconds writes %g trace blocks; at most %lld (use --flush-every %g or more)",
+                cfg->flush_interval_s, wall, ceil(wall / cfg->flush_interval_s), (long long)CLI_MAX_BLOCKS,
+                wall / (double)CLI_MAX_BLOCKS);
+  return 0;
+}
+
 /* Checks that need all options at once, and fills defaults that depend on n or on a preset. */
 static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
   cs_config *cfg = p->cfg;
@@ -455,6 +584,7 @@ static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
       cfg->rate_hi = 6;
     }
   }
+  CS_TRY(check_limits(p));
   if (cfg->command == CS_CMD_BYZ) {
     if (n < 2) return fail(p, "Byzantine agreement needs a commander and at least one lieutenant (mpirun -np 2 or more)");
     if (!p->given[OPT_M]) cfg->m = (n - 1) / 3;
@@ -652,27 +782,35 @@ static const char HELP_OVERVIEW[] =
     "  replay   replay a scripted list of sends (C->B, A->B,C, B:internal) to teach vector clocks\n"
     "  bench    micro-benchmarks of the runtime against raw MPI\n"
     "\n"
-    "Every run writes one HDF5 file (-o FILE, default results/<subcommand>-<UTC time>.h5).\n"
+    "Every run writes one HDF5 file (-o FILE, default results/<subcommand>-<UTC time>-<tag>.h5).\n"
     "consensus SUBCOMMAND --help shows the options of one subcommand; consensus --version the version.\n";
 
 static const char HELP_COMMON[] =
     "common options:\n"
-    "  -o, --output FILE   HDF5 output file (default results/<subcommand>-<UTC time>.h5)\n"
-    "      --force         overwrite FILE if it exists\n"
+    "  -o, --output FILE   HDF5 output file (default results/<subcommand>-<UTC time>-<tag>.h5,\n"
+    "                      unique per run); refused while another run writes FILE\n"
+    "      --force         overwrite FILE if it exists and is a regular file, or a FILE.partial\n"
+    "                      that a run left behind\n"
     "      --seed N        seed of every random draw (default 1): same seed, same run\n"
     "  -q, --quiet         print the summary only\n"
     "      --show-h5-errors  let HDF5 print its own error stacks\n"
     "  -h, --help          this help\n"
-    "      --version       the program version\n";
+    "      --version       the program version\n"
+    "\n"
+    "exit status: 0 finished, 1 failed (a write, the file could not be published), 2 bad input\n"
+    "(nothing ran), 3 byz --expect-agreement and IC1 or IC2 failed, 128+N stopped by signal N\n"
+    "(143 SIGTERM, 130 SIGINT; the file is still written, with complete = 0).\n";
 
 static const char HELP_RUNTIME[] =
     "runtime options:\n"
     "      --rates SPEC    tick rates in ticks per model second: LO-HI (seeded integer per rank),\n"
-    "                      R (every rank) or R0,R1,... (one per rank); rates must be > 0\n"
-    "      --speedup S     model seconds per wall second (default 1)\n"
+    "                      R (every rank) or R0,R1,... (one per rank); each in [1e-6, 1e9]\n"
+    "      --speedup S     model seconds per wall second (default 1), in [1e-6, 1e9]; the slowest\n"
+    "                      rank must tick at least once a day (1/(rate*S) <= 86400 s)\n"
     "      --no-trace      record no events or messages (the summary and /ranks are still written)\n"
     "      --flush-every SEC  write the trace to the file every SEC wall seconds (default: at the end;\n"
-    "                      clocks: 1); bounds memory and what a crash can lose\n";
+    "                      clocks: 1), 0 or >= 0.001; bounds memory and what a crash can lose\n"
+    "Numbers may be written 0.001, 1e-3, 1000 or 1e3 wherever a number is asked for.\n";
 
 void cli_print_help(FILE *out, cs_command command) {
   switch (command) {
@@ -691,7 +829,7 @@ void cli_print_help(FILE *out, cs_command command) {
             "                      or per traitor: 2:flip,5:silent (these ranks are then the traitors)\n"
             "      --wire W        round (one MPI message per peer per round, default) or message\n"
             "                      (one MPI message per oral message, every relay traced)\n"
-            "      --expect-agreement  exit 1 unless IC1 and IC2 hold in every trial\n",
+            "      --expect-agreement  exit 3 unless IC1 and IC2 hold in every trial\n",
             out);
       break;
     case CS_CMD_CLOCKS:
@@ -699,7 +837,9 @@ void cli_print_help(FILE *out, cs_command command) {
             "The scale model: each rank ticks at its own rate; on a tick it takes one queued message,\n"
             "or draws k in 1..10: 1 sends to (i+1) mod n, 2 to (i+2) mod n, 3 to all others, else internal.\n\n"
             "clocks options:\n"
-            "      --duration SEC  model seconds to run (default 60)\n"
+            "      --duration SEC  model seconds to run (default 60), at least 1e-6; a run makes at most\n"
+            "                      2^40 ticks in all (duration x rate x ranks), lasts at most 1e7 wall\n"
+            "                      seconds (duration / speedup) and writes at most 1e6 trace blocks\n"
             "      --p-internal P  probability of an internal event on an idle tick (default 0.7)\n"
             "      --preset NAME   cs262 (3 ranks, rates 1-6, 60 s) or cs262-low-variation\n"
             "                      (rates 1-3, p-internal 0.5); options given override the preset\n"

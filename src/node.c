@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consensus/cs_error.h"
 #include "consensus/mpienv.h"
@@ -16,8 +17,14 @@
 /* The one piece of file-scope state: a signal handler can reach nothing else. */
 static volatile sig_atomic_t stop_signal = 0;
 
-enum { NODE_TAG = 7 };          /* the only tag the runtime sends on its own communicator */
+enum { NODE_TAG = 7 };          /* the only tag the runtime sends on its own communicator while running */
+enum { NODE_SYNC_TAG = 8 };     /* the clock ping-pong of node_create, before any other message */
+enum { SYNC_PINGS = 16 };       /* ping-pongs per rank on another host: the fastest one counts */
 enum { LATENESS_BINS = 10001 }; /* 10 µs bins up to 100 ms, then one overflow bin */
+/* The largest 1 % of a rank's tick lateness values are kept, so that p99 is exact: up to this
+ * many values (16 MiB), i.e. for runs of up to ~2e8 ticks per rank; beyond, the histogram gives
+ * a bound (see node_get_stats). */
+#define LATENESS_EXACT_MAX ((int64_t)1 << 21)
 enum { DRAIN_BATCH = 4096 };    /* at most this many arrivals per drain, so ticks are not starved */
 enum { RETIRE_BATCH = 64 };     /* a busy rank retires completed sends once this many are pending */
 
@@ -85,6 +92,10 @@ struct node {
   int64_t epochs_total, epochs_done;
   node_stats stats;
   int64_t *lateness_hist;
+  double *late_top;      /* min-heap of the largest lateness values: late_top[0] is the smallest kept */
+  int64_t late_top_n, late_top_cap, late_count;
+  double tick_s;         /* the time of the tick being made (when in_tick): the time of its events */
+  int in_tick;
 };
 
 static void on_signal(int sig) { stop_signal = sig; }
@@ -114,6 +125,82 @@ static void sleep_s(double s) {
   nanosleep(&ts, NULL);
 }
 
+static int64_t ticks_in_run(double duration_s, double rate_hz);
+
+/* The 1-based rank of the p-th percentile (nearest rank) among n values: ceil(p n / 100). */
+static int64_t percentile_rank(int64_t n, int p) { return (n / 100) * p + ((n % 100) * p + 99) / 100; }
+
+/* ---- the common start --------------------------------------------------------------------------- */
+
+/* This process's clock, named: the host and its boot (Linux's boot_id). Two ranks with the same
+ * name read the same CLOCK_MONOTONIC. */
+static void clock_identity(char *buf, size_t cap) {
+  char host[128] = "", boot[64] = "";
+  gethostname(host, sizeof host - 1);
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  if (f) {
+    if (!fgets(boot, sizeof boot, f)) boot[0] = '\0';
+    fclose(f);
+  }
+  boot[strcspn(boot, "\n")] = '\0';
+  snprintf(buf, cap, "%s/%s", host, boot);
+}
+
+/* The common start: one time base for every rank, so that no message arrives (in the file)
+ * before it was sent. Every rank used to start its clock when it left a barrier, and the ranks
+ * leave a barrier up to ~0.2 ms apart: 1-18 messages per rank of every clocks run had
+ * arrive_time < the send's time. In steps:
+ *   1. rank 0 names its clock (clock_identity) and tells every rank, which says whether it
+ *      reads the same clock;
+ *   2. after a barrier rank 0 reads its clock: t0, broadcast. A rank on rank 0's clock starts at
+ *      t0 itself: one time base, exactly;
+ *   3. a rank on another host asks rank 0 for its clock SYNC_PINGS times (rank 0 serves them in
+ *      rank order) and keeps the answer with the shortest round trip: offset = T0 - (t1 + t2)/2
+ *      (Cristian), true to within half that round trip; it starts at t0 - offset.
+ * Collective. Returns 0 or CS_EMPI; *t0 is this rank's start on its own monotonic clock. */
+static int common_start(node *nd, double *t0) {
+  int rc = 0;
+  char mine[256], root[256];
+  int *remote = NULL;
+  clock_identity(mine, sizeof mine);
+  memcpy(root, mine, sizeof root);
+  CS_MPI_GOTO(MPI_Bcast(root, (int)sizeof root, MPI_CHAR, 0, nd->comm)); /* 1 */
+  int other = strcmp(mine, root) != 0;
+  if (nd->rank == 0 && !(remote = malloc((size_t)nd->size * sizeof *remote))) rc = CS_ENOMEM;
+  if ((rc = mpienv_agree(nd->comm, rc))) goto fail;
+  CS_MPI_GOTO(MPI_Gather(&other, 1, MPI_INT, remote, 1, MPI_INT, 0, nd->comm));
+  CS_MPI_GOTO(MPI_Barrier(nd->comm)); /* 2 */
+  double start = mono_s();
+  CS_MPI_GOTO(MPI_Bcast(&start, 1, MPI_DOUBLE, 0, nd->comm));
+  *t0 = start;
+  if (nd->rank == 0) { /* 3 */
+    for (int r = 1; r < nd->size; r++)
+      for (int k = 0; remote[r] && k < SYNC_PINGS; k++) {
+        char ping;
+        CS_MPI_GOTO(MPI_Recv(&ping, 1, MPI_CHAR, r, NODE_SYNC_TAG, nd->comm, MPI_STATUS_IGNORE));
+        double now = mono_s();
+        CS_MPI_GOTO(MPI_Send(&now, 1, MPI_DOUBLE, r, NODE_SYNC_TAG, nd->comm));
+      }
+  } else if (other) {
+    double best = INFINITY, offset = 0;
+    for (int k = 0; k < SYNC_PINGS; k++) {
+      char ping = 0;
+      double t1 = mono_s(), theirs = 0;
+      CS_MPI_GOTO(MPI_Send(&ping, 1, MPI_CHAR, 0, NODE_SYNC_TAG, nd->comm));
+      CS_MPI_GOTO(MPI_Recv(&theirs, 1, MPI_DOUBLE, 0, NODE_SYNC_TAG, nd->comm, MPI_STATUS_IGNORE));
+      double t2 = mono_s();
+      if (t2 - t1 < best) {
+        best = t2 - t1;
+        offset = theirs - 0.5 * (t1 + t2);
+      }
+    }
+    *t0 = start - offset;
+  }
+fail:
+  free(remote);
+  return rc;
+}
+
 /* ---- creation --------------------------------------------------------------------------------- */
 
 int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_out) {
@@ -140,6 +227,18 @@ int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_ou
     rc = CS_ENOMEM;
     goto fail;
   }
+  /* p99 of the tick lateness exactly: a run of N ticks needs the largest N - ceil(0.99 N) + 1 */
+  if (opt->tick_rate_hz > 0 && opt->duration_s > 0) {
+    int64_t ticks = ticks_in_run(opt->duration_s, opt->tick_rate_hz);
+    int64_t keep = ticks - percentile_rank(ticks, 99) + 1;
+    if (keep <= LATENESS_EXACT_MAX) {
+      nd->late_top_cap = keep;
+      if (!(nd->late_top = malloc((size_t)keep * sizeof *nd->late_top))) {
+        rc = CS_ENOMEM;
+        goto fail;
+      }
+    }
+  }
   if ((rc = pool_create(&nd->bufs))) goto fail;
   if ((rc = trace_create(nd->rank, nd->size, opt->trace && out != NULL, &nd->tr))) goto fail;
   /* Flush epochs: trace blocks at wall times k*F (k >= 1) strictly before the end. Every rank
@@ -149,9 +248,8 @@ int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_ou
     nd->epochs_total = (int64_t)ceil(end_wall / opt->flush_interval_s) - 1;
     if (nd->epochs_total < 0) nd->epochs_total = 0;
   }
-  /* The common start: everyone leaves the barrier at (nearly) the same moment. */
-  CS_MPI_GOTO(MPI_Barrier(nd->comm));
-  nd->t0 = mono_s();
+  /* The common start: one time base for all ranks (common_start). */
+  if ((rc = common_start(nd, &nd->t0))) goto fail;
   *nd_out = nd;
   return 0;
 fail:
@@ -185,6 +283,7 @@ void node_destroy(node *nd) {
   free(nd->peer_rounds);
   free(nd->done_from);
   free(nd->lateness_hist);
+  free(nd->late_top);
   if (nd->comm != MPI_COMM_NULL) MPI_Comm_free(&nd->comm);
   free(nd);
 }
@@ -203,22 +302,51 @@ int64_t node_round(const node *nd) { return nd->round; }
 int node_shares_cores(const node *nd) { return nd->shared_cores; }
 int node_pending_sends(const node *nd) { return nd->n_pending; }
 
+static int cmp_descending(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
 void node_get_stats(const node *nd, node_stats *out) {
   *out = nd->stats;
   pool_stats ps;
   pool_get_stats(nd->bufs, &ps);
   out->buffers_taken = ps.gets;
   out->buffer_allocations = ps.allocations;
-  int64_t total = 0, seen = 0;
-  for (int b = 0; b < LATENESS_BINS; b++) total += nd->lateness_hist[b];
+  /* p99 of the tick lateness, in steps:
+   *   1. N ticks so far; p99 is the value of rank r = ceil(0.99 N) in ascending order, i.e. the
+   *      (N - r + 1)-th largest;
+   *   2. if the largest values kept (late_top) reach that far, it is exact: sort them, read it;
+   *   3. else the histogram bounds it: at most its bin's upper edge (and the maximum), or, in the
+   *      overflow bin, more than 100 ms. The bound says which (p99_lateness_bound). */
   out->p99_lateness_s = 0;
-  for (int b = 0; b < LATENESS_BINS && total > 0; b++) {
+  out->p99_lateness_bound = 0;
+  int64_t n = nd->late_count; /* 1 */
+  if (n == 0) return;
+  int64_t from_top = n - percentile_rank(n, 99) + 1;
+  if (from_top <= nd->late_top_n) { /* 2 */
+    double *v = malloc((size_t)nd->late_top_n * sizeof *v);
+    if (v) {
+      memcpy(v, nd->late_top, (size_t)nd->late_top_n * sizeof *v);
+      qsort(v, (size_t)nd->late_top_n, sizeof *v, cmp_descending);
+      out->p99_lateness_s = v[from_top - 1];
+      free(v);
+      return;
+    }
+  }
+  int64_t seen = 0; /* 3 */
+  for (int b = 0; b < LATENESS_BINS; b++) {
     seen += nd->lateness_hist[b];
-    if (seen * 100 >= total * 99) {
+    if (seen < percentile_rank(n, 99)) continue;
+    if (b == LATENESS_BINS - 1) {
+      out->p99_lateness_s = (LATENESS_BINS - 1) * 10e-6;
+      out->p99_lateness_bound = -1;
+    } else {
       out->p99_lateness_s = (b + 1) * 10e-6; /* the bin's upper edge, but never above the maximum */
       if (out->p99_lateness_s > out->max_lateness_s) out->p99_lateness_s = out->max_lateness_s;
-      break;
+      out->p99_lateness_bound = 1;
     }
+    return;
   }
 }
 
@@ -308,7 +436,10 @@ static int record_event(node *nd, trace_kind kind, lamport_t before, int32_t pee
   if (nd->lamport - before > nd->stats.max_lamport_jump) nd->stats.max_lamport_jump = nd->lamport - before;
   nd->next_seq++;
   if (!trace_enabled(nd->tr)) return 0;
-  return trace_event(nd->tr, kind, node_now_s(nd), nd->lamport, nd->vc, peer, (int32_t)nd->q_len);
+  /* an event made in a tick has the tick's time (the lateness of the tick is taken at it too),
+   * so both can be recomputed from /events; outside a tick (bench), the time now */
+  return trace_event(nd->tr, kind, nd->in_tick ? nd->tick_s : node_now_s(nd), nd->lamport, nd->vc, peer,
+                     (int32_t)nd->q_len);
 }
 
 int node_internal(node *nd) {
@@ -442,7 +573,10 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
         nd->n_done++;
       }
       break;
-    case WIRE_STOP: request_stop(nd); break;
+    case WIRE_STOP:
+      if (v->h.seq > 0 && v->h.seq < 128 && !nd->stats.stop_signal) nd->stats.stop_signal = (int)v->h.seq;
+      request_stop(nd);
+      break;
   }
   free_queued(nd, q);
   return 0;
@@ -591,11 +725,34 @@ static int wait_for(node *nd, double deadline) {
   }
 }
 
+/* Counts one tick's lateness: the maximum, the histogram (10 us bins to 100 ms), and the heap of
+ * the largest values (a min-heap of late_top_cap: a value larger than the smallest kept
+ * replaces it). */
 static void record_lateness(node *nd, double late_s) {
   if (late_s < 0) late_s = 0;
   if (late_s > nd->stats.max_lateness_s) nd->stats.max_lateness_s = late_s;
-  long bin = (long)(late_s / 10e-6);
-  nd->lateness_hist[bin < LATENESS_BINS - 1 ? bin : LATENESS_BINS - 1]++;
+  double bin = floor(late_s / 10e-6);
+  nd->lateness_hist[bin < LATENESS_BINS - 1 ? (long)bin : LATENESS_BINS - 1]++;
+  nd->late_count++;
+  double *h = nd->late_top;
+  int64_t n = nd->late_top_n, at;
+  if (nd->late_top_cap == 0) return;
+  if (n < nd->late_top_cap) { /* room: sift up */
+    for (at = n++; at > 0 && h[(at - 1) / 2] > late_s; at = (at - 1) / 2) h[at] = h[(at - 1) / 2];
+    h[at] = late_s;
+    nd->late_top_n = n;
+    return;
+  }
+  if (late_s <= h[0]) return;
+  for (at = 0;;) { /* replace the smallest kept: sift down */
+    int64_t c = 2 * at + 1;
+    if (c >= n) break;
+    if (c + 1 < n && h[c + 1] < h[c]) c++;
+    if (h[c] >= late_s) break;
+    h[at] = h[c];
+    at = c;
+  }
+  h[at] = late_s;
 }
 
 /* ---- trace blocks ----------------------------------------------------------------------------- */
@@ -667,7 +824,14 @@ int node_flush(node *nd) {
 static int flush_epoch(node *nd, int64_t due) {
   int any_stop = 0;
   int64_t epoch = 0;
-  CS_TRY(flush_block(nd, 1, due, &any_stop, &epoch));
+  int rc = flush_block(nd, 1, due, &any_stop, &epoch);
+  if (rc == CS_EWRITE) { /* agreed by every rank inside h5out and reported: stop as after a signal */
+    nd->stats.write_failed = 1;
+    nd->phase = NODE_STOP_AGREED;
+    nd->epochs_done = nd->epochs_total;
+    return 0;
+  }
+  CS_TRY(rc);
   if (epoch <= nd->epochs_done) epoch = nd->epochs_done + 1;
   nd->epochs_done = epoch < nd->epochs_total ? epoch : nd->epochs_total;
   if (any_stop) {
@@ -682,12 +846,13 @@ static int flush_epoch(node *nd, int64_t due) {
 /* Tells every peer to stop (STOP_REQUESTED -> STOP_ANNOUNCED). A signal that arrives in a
  * later state (the run is already ending) asks for the same once. */
 static int announce_stop(node *nd) {
+  if (stop_signal && !nd->stats.stop_signal) nd->stats.stop_signal = stop_signal;
   if (nd->phase == NODE_RUNNING && stop_signal) nd->phase = NODE_STOP_REQUESTED;
   if (nd->phase != NODE_STOP_REQUESTED) return 0;
   nd->phase = NODE_STOP_ANNOUNCED;
   nd->stats.stopped = 1;
   for (int p = 0; p < nd->size; p++)
-    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_STOP, 0));
+    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_STOP, (uint64_t)nd->stats.stop_signal));
   return 0;
 }
 
@@ -773,9 +938,13 @@ int node_run(node *nd, const node_protocol *proto) {
         k--; /* this tick did not happen; handle the stop at the top */
         continue;
       }
-      record_lateness(nd, node_now_s(nd) - deadline);
-    } else if (o->duration_s > 0 && node_now_s(nd) >= end_wall) {
-      break;
+      nd->tick_s = node_now_s(nd);
+      record_lateness(nd, nd->tick_s - deadline);
+      nd->in_tick = 1; /* the events of this tick carry its time, the one its lateness was taken at */
+    } else if (o->duration_s > 0 || trace_enabled(nd->tr)) { /* else no clock is read per tick */
+      nd->tick_s = node_now_s(nd);
+      if (o->duration_s > 0 && nd->tick_s >= end_wall) break;
+      nd->in_tick = 1;
     }
     nd->stats.ticks++; /* 4 */
     long at = find_acceptable(nd, proto);
@@ -784,22 +953,27 @@ int node_run(node *nd, const node_protocol *proto) {
     } else {
       uint64_t before = nd->actions + (uint64_t)nd->next_seq;
       if (proto->on_idle) CS_TRY(proto->on_idle(proto->state, nd));
+      nd->in_tick = 0;
       if (nd->actions + (uint64_t)nd->next_seq == before && period == 0 && find_acceptable(nd, proto) < 0 &&
           !(proto->is_finished && proto->is_finished(proto->state, nd)))
         CS_TRY(wait_for(nd, INFINITY));
     }
+    nd->in_tick = 0;
   }
   /* Epochs still owed: every rank takes part in the same number of blocks. A rank done with
    * its ticks pushes no epoch forward, so a late peer still writes a block per epoch of its
    * own; once no rank ticks, the rest is one block. After a stop the first block carries the
    * stop flag, so it is the last for everyone. */
   while (nd->phase != NODE_STOP_AGREED && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd, -1));
+  /* (a failed block ends the run like an agreed stop: h5out agreed on it, so every rank is here) */
   CS_TRY(shutdown_exchange(nd));
   /* One verdict for all: a rank whose protocol finished before a peer was signalled never
    * announced a stop itself, yet its callers must take the same (collective) path as the rest. */
-  int stopped = nd->stats.stopped, any = 0;
-  CS_MPI(MPI_Allreduce(&stopped, &any, 1, MPI_INT, MPI_MAX, nd->comm));
-  nd->stats.stopped = any;
+  if (stop_signal && !nd->stats.stop_signal) nd->stats.stop_signal = stop_signal;
+  int mine[2] = {nd->stats.stopped, nd->stats.stop_signal}, any[2] = {0, 0};
+  CS_MPI(MPI_Allreduce(mine, any, 2, MPI_INT, MPI_MAX, nd->comm));
+  nd->stats.stopped = any[0];
+  nd->stats.stop_signal = any[0] ? any[1] : 0;
   return 0;
 }
 

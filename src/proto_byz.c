@@ -920,9 +920,8 @@ static int byz_execute(cs_run *run, void *state) {
     print_results(b, &res, total_s);
     fflush(stdout);
   }
-  if ((rc = write_results(run_out(run), b, &res))) cs_fatal("writing /byz", rc);
-  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE && (rc = write_oral_log(run_out(run), b, nd)))
-    cs_fatal("writing /byz_oral", rc);
+  run_checked_write(write_results(run_out(run), b, &res), "writing /byz");
+  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE) run_checked_write(write_oral_log(run_out(run), b, nd), "writing /byz_oral");
   /* 5 */
   int64_t violated = 0, violated_all = 0;
   for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);

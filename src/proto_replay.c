@@ -134,7 +134,7 @@ static int replay_prepare(cs_run *run, run_request *req, void **state) {
   *state = r;
   int rc = run_read_shared_file(run, cfg->script_path, REPLAY_MAX_SCRIPT_BYTES, &text, &text_len, err, sizeof err);
   if (!rc) {
-    rc = replay_parse(text, cfg->n_ranks, &r->script, err, sizeof err);
+    rc = replay_parse(text, text_len, cfg->n_ranks, &r->script, err, sizeof err);
     if (rc == CS_ENOMEM) cs_fatal("parsing the script", rc);
   }
   free(text);

@@ -147,12 +147,57 @@ static int parse_line(replay_script *s, int line, cursor c, int n_ranks, int *st
   return rc;
 }
 
-int replay_parse(const char *text, int n_ranks, replay_script *out, char *err, size_t errcap) {
+/* The length of the UTF-8 sequence at p (at most `left` bytes), or 0 if it is not valid UTF-8
+ * (a stray continuation byte, a sequence cut short, an overlong form, a surrogate, or a code
+ * point above U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *p, size_t left) {
+  unsigned c = p[0];
+  size_t len;
+  unsigned min, cp;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) len = 2, min = 0x80, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, min = 0x800, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, min = 0x10000, cp = c & 0x07;
+  else return 0;
+  if (len > left) return 0;
+  for (size_t k = 1; k < len; k++) {
+    if ((p[k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[k] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+/* A script is text: no NUL byte (which used to end the script silently where it stood, so
+ * "A->B<NUL>junk" ran one step and said complete) and valid UTF-8 throughout, comments included.
+ * Returns 0, or CS_ESCRIPT with "line N: ..." in err. */
+static int check_text(const char *text, size_t len, char *err, size_t cap) {
+  const unsigned char *p = (const unsigned char *)text;
+  int line = 1;
+  for (size_t k = 0; k < len;) {
+    if (p[k] == '\0') {
+      snprintf(err, cap, "line %d: a NUL byte (at byte %zu): a replay script must be text", line, k + 1);
+      return CS_ESCRIPT;
+    }
+    size_t n = utf8_sequence(p + k, len - k);
+    if (n == 0) {
+      snprintf(err, cap, "line %d: byte %zu (0x%02X) is not valid UTF-8 text", line, k + 1, p[k]);
+      return CS_ESCRIPT;
+    }
+    if (p[k] == '\n') line++;
+    k += n;
+  }
+  return 0;
+}
+
+int replay_parse(const char *text, size_t len, int n_ranks, replay_script *out, char *err, size_t errcap) {
   memset(out, 0, sizeof *out);
   int line = 1, rc = 0, first_style = 0;
+  if ((rc = check_text(text, len, err, errcap))) return rc;
+  const char *end = text + len;
   for (const char *p = text;; line++) {
-    const char *nl = strchr(p, '\n');
-    cursor c = {p, nl ? nl : p + strlen(p)};
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    cursor c = {p, nl ? nl : end};
     int style = 0;
     if ((rc = parse_line(out, line, c, n_ranks, &style, err, errcap))) break;
     if (style && !first_style) first_style = style;

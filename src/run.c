@@ -60,8 +60,15 @@ int run_read_shared_file(cs_run *run, const char *path, size_t max_bytes, char *
   return mpienv_read_shared_file(run->comm, path, max_bytes, text, len, err, errcap);
 }
 
-/* Step 2: opens the run file and creates the node. Returns 0, or CS_EXIT_USAGE after rank 0
- * printed one line (file exists, unwritable). Other failures abort (cs_fatal). */
+int run_checked_write(int rc, const char *what) {
+  if (rc && rc != CS_EWRITE) cs_fatal(what, rc);
+  return rc;
+}
+
+/* Step 2: opens the run file and creates the node. Returns 0, CS_EXIT_USAGE after rank 0
+ * printed one line (file exists, held, left over, not a regular file, unwritable), or
+ * CS_EXIT_FAILED after h5out printed why the file system refused the first bytes. Other
+ * failures abort (cs_fatal). */
 static int open_run(cs_run *run, const run_request *req) {
   char err[8192] = "";
   int rc = h5out_open(run->comm, run->cfg, err, sizeof err, &run->out);
@@ -71,6 +78,7 @@ static int open_run(cs_run *run, const run_request *req) {
     run_usage_error(run->rank, line);
     return CS_EXIT_USAGE;
   }
+  if (rc == CS_EWRITE) return CS_EXIT_FAILED;
   if (rc) cs_fatal("opening the run file", rc);
   node_install_signal_handlers();
   node_options opt = {.tick_rate_hz = req->tick_rate_hz, .speedup = run->cfg->speedup, .duration_s = req->duration_s,
@@ -79,12 +87,15 @@ static int open_run(cs_run *run, const run_request *req) {
   return 0;
 }
 
-/* Step 4: the last trace block, /ranks, the verdict, close. Collective. Returns 0 or CS_EXIT_FAILED. */
+/* Step 4: the last trace block, /ranks, the verdict, close. After a failed write (CS_EWRITE,
+ * agreed and reported) every write returns at once and the file is still closed and published.
+ * Collective. Returns 0, CS_EXIT_SIGNAL + N (signal N stopped the run; the file is published)
+ * or CS_EXIT_FAILED. */
 static int close_run(cs_run *run) {
   int rc;
   node_stats st;
   node_get_stats(run->nd, &st);
-  if ((rc = node_flush(run->nd))) cs_fatal("writing the last trace block", rc);
+  run_checked_write(node_flush(run->nd), "writing the last trace block");
   h5out_rank_row row;
   memset(&row, 0, sizeof row);
   gethostname(row.hostname, sizeof row.hostname - 1);
@@ -94,18 +105,22 @@ static int close_run(cs_run *run) {
   row.final_lamport = node_lamport(run->nd);
   row.rejected = st.rejected_total;
   row.max_queue = st.max_queue;
-  if ((rc = h5out_write_ranks(run->out, &row))) cs_fatal("writing /ranks", rc);
+  run_checked_write(h5out_write_ranks(run->out, &row), "writing /ranks");
   int64_t stopped = st.stopped, any_stopped = 0;
   if ((rc = node_allreduce_i64(run->nd, &stopped, 1, &any_stopped, 1))) cs_fatal("agreeing on the verdict", rc);
-  if ((rc = h5out_attr_int(run->out, "/", "stopped_by_signal", any_stopped))) cs_fatal("writing attributes", rc);
+  run_checked_write(h5out_attr_int(run->out, "/", "stopped_by_signal", any_stopped), "writing attributes");
   rc = h5out_close(run->out, any_stopped == 0);
   run->out = NULL;
   node_destroy(run->nd);
   run->nd = NULL;
-  if (rc) {
-    if (run->rank == 0) fprintf(stderr, "consensus: closing the run file failed: %s\n", cs_strerror(rc));
-    return CS_EXIT_FAILED;
-  }
+  /* h5out reports its own failures in one line (a failed write, a FILE that appeared meanwhile,
+   * a rename refused); anything else is said here */
+  if (rc && rc != CS_EWRITE && rc != CS_EEXIST && rc != CS_EIO && run->rank == 0)
+    fprintf(stderr, "consensus: closing the run file failed: %s\n", cs_strerror(rc));
+  if (rc) return CS_EXIT_FAILED;
+  /* stopped by a signal: the file is whole and published, but the run did not finish; a script
+   * must be able to tell (128 + the signal, as a shell reports a process the signal killed) */
+  if (any_stopped) return st.stop_signal > 0 ? CS_EXIT_SIGNAL + st.stop_signal : CS_EXIT_FAILED;
   return 0;
 }
 
@@ -134,7 +149,7 @@ int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *su
       snprintf(path, sizeof path, "%s", h5out_path(run.out));
       int closed = close_run(&run);
       if (closed) status = closed;
-      else if (run.rank == 0) printf("wrote %s\n", path);
+      if ((closed == 0 || closed > CS_EXIT_SIGNAL) && run.rank == 0) printf("wrote %s\n", path);
       fflush(stdout);
     }
   }

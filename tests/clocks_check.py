@@ -1,6 +1,7 @@
 """Checks of a clocks run file, recomputed independently from the trace: clock invariants,
 happens-before, drift and jumps, and an independent model of the seeded draws (rng.c)."""
 import math
+from fractions import Fraction
 
 import h5py
 import numpy as np
@@ -188,22 +189,55 @@ def check_run(path, complete=1):
         assert cols["max_jump"][r] == (jumps.max() if len(L) else 0)
         assert cols["max_queue"][r] >= (ev["queue_len"][rr].max() if len(rr) else 0)
         assert cols["undelivered"][r] == np.sum(und & (msg["dst"] == r))
-    # 5. drift recomputed: L_r at model time j*delta is L after the ticks k with k/rate <= j*delta
+    # 5. drift recomputed in exact rational arithmetic (issue 12.7): the doubles D and the rates
+    #    are the rationals they are; delta = max(D/65535, 1/R) exactly; L_r at model time j*delta
+    #    is L after the ticks k with k/rate <= j*delta, i.e. the first floor(j*delta*rate) + 1 ticks
     delta, D = float(attrs["sample_interval"]), float(attrs["duration"])
     rates = cols["tick_rate"]
     assert delta == max(D / 65535, 1.0 / rates.max())
+    exact_delta = max(Fraction(D) / 65535, 1 / Fraction(float(rates.max())))
     J = int(attrs["samples"])
-    assert J == min(int(math.floor(D / delta)) + 1, 65536)
+    assert J == min(math.floor(Fraction(D) / exact_delta) + 1, 65536)
     t = np.arange(J) * delta
     samples = np.zeros((n, J), dtype=np.int64)
     for r in range(n):
         L = ev["lamport"][rows[r]]
-        tau = np.arange(len(L)) / rates[r]
-        m = np.searchsorted(tau, t, side="right")
+        q = exact_delta * Fraction(float(rates[r]))
+        m = np.minimum([(j * q.numerator) // q.denominator + 1 for j in range(J)], len(L))
         samples[r] = np.where(m > 0, L[np.maximum(m - 1, 0)], 0)
     gap = samples.max(axis=0) - samples
     assert cols["drift"].tolist() == gap.max(axis=1).tolist(), f"{cols['drift']} != {gap.max(axis=1)}"
     for r in range(n):
         assert cols["drift_at"][r] == t[np.argmax(gap[r])]
     assert float(root["duration"]) == D
+    # 6. tick lateness recomputed (issue 12.7): tick k is event seq k, its deadline k/(rate*speedup)
+    #    in the same double arithmetic as the runtime, and the event's time is the tick's time, so
+    #    p99 (nearest rank) and the maximum must match exactly unless the file says p99 is a bound
+    speedup = float(root["speedup"])
+    for r in range(n):
+        late = lateness_of(ev["time"][rows[r]], float(rates[r]), speedup)
+        if len(late) == 0:
+            continue
+        assert cols["max_lateness"][r] == late.max(), f"rank {r}: max lateness {cols['max_lateness'][r]} != {late.max()}"
+        p99, bound = float(cols["p99_lateness"][r]), int(cols["p99_lateness_bound"][r])
+        want = p99_nearest_rank(late)
+        if bound == 0:
+            assert p99 == want, f"rank {r}: p99 lateness {p99} != {want} recomputed from /events"
+        elif bound > 0:
+            assert want <= p99 < want + 10e-6, f"rank {r}: p99 <= {p99} does not bound {want}"
+        else:
+            assert want > p99, f"rank {r}: p99 > {p99} does not bound {want}"
     return run, cols, attrs
+
+
+def lateness_of(times, rate, speedup):
+    """Each tick's delay behind its deadline k / (rate * speedup), as the runtime computes it."""
+    period = 1.0 / (rate * speedup)
+    deadline = np.arange(len(times), dtype=np.float64) * period
+    return np.maximum(times - deadline, 0.0)
+
+
+def p99_nearest_rank(values):
+    """The value of rank ceil(0.99 N) among N values in ascending order (computed in integers)."""
+    n = len(values)
+    return float(np.sort(values)[(99 * n + 99) // 100 - 1])

@@ -16,7 +16,7 @@ PYTHON = sys.executable
 def script(name, args, expect_rc=0):
     """Runs postprocess/NAME with ARGS under this Python; checks the exit status; returns (out, err)."""
     cmd = [PYTHON, os.path.join(PP, name)] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=harness.timeout(300))
     if p.returncode != expect_rc:
         raise AssertionError(f"{' '.join(cmd)}\nexit {p.returncode}, expected {expect_rc}\n"
                              f"--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
@@ -80,7 +80,7 @@ def check_bad_inputs(name, extra=(), wrong_group_file=None, group=None):
 def real_or_skip(np_, args, what):
     """Runs the real binary (every subcommand is built: a failure raises); returns True."""
     cmd = [harness.MPIEXEC, harness.NP_FLAG, str(np_)] + harness.PREFLAGS + [harness.BIN] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=harness.mpi_env())
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=harness.timeout(300), env=harness.mpi_env())
     if p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)}\nexit {p.returncode}\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
     return True

@@ -105,6 +105,17 @@ def cases():
           (3, ["clocks", "--preset", "cs999"], "unknown preset 'cs999'"),
           (4, ["clocks", "--preset", "cs262"], "run it with mpirun -np 3 (this run has 4 ranks)"),
           (1, ["clocks"], "the scale model needs at least 2 ranks")]
+    # numbers past what a run can count (issue 12.5): each ran 0 ticks with complete = 1 or never ended
+    c += [(3, ["clocks", "--rates", "1e300", "--duration", "1"], "a rate must lie in [1e-06, 1e+09] ticks per second"),
+          (3, ["clocks", "--rates", "1e19", "--duration", "1"], "a rate must lie in [1e-06, 1e+09] ticks per second"),
+          (3, ["clocks", "--duration", "1e300"], "one run counts at most 1099511627776 ticks"),
+          (3, ["clocks", "--speedup", "1e-9"], "the speed-up must lie in [1e-06, 1e+09]"),
+          (3, ["clocks", "--flush-every", "1e-9"], "--flush-every: 1e-9: at least 0.01 seconds"),
+          (3, ["clocks", "--flush-every", "0.01", "--duration", "36000"], "trace blocks; at most 1000000"),
+          (3, ["clocks", "--duration", "1e7", "--speedup", "0.5"], "wall seconds; at most 1e+07"),
+          (3, ["byz", "--rates", "1", "--speedup", "1e-5"], "would tick once every 100000 wall seconds"),
+          (3, ["byz", "--trials", "1e300"], "--trials: 1e300 is out of range"),
+          (3, ["byz", "--seed", "1e20"], "is not a whole number from 0 to 2^64-1")]
     # byz
     c += [(3, ["byz", "-m"], "-m needs a value"),
           (3, ["byz", "--max-traitors"], "--max-traitors needs a value"),
@@ -174,7 +185,7 @@ def run_case(np_, args, needle, out_rel="out.h5", prepare=None):
         if args and not any(a.startswith("-o") or a.startswith("--output") for a in args):
             full[1:1] = ["-o", os.path.join(d, out_rel)]  # before the case's options: a missing value stays missing
         cmd = [harness.MPIEXEC, harness.NP_FLAG, str(np_)] + harness.PREFLAGS + [harness.BIN] + full
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=harness.mpi_env(), cwd=d)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=harness.timeout(120), env=harness.mpi_env(), cwd=d)
         out, err, p_rc = p.stdout, p.stderr, p.returncode
         lines = [l for l in err.splitlines() if l.strip()]
         ctx = f"mpirun -np {np_} consensus {' '.join(full)}\nstdout: {out!r}\nstderr: {err!r}"

@@ -148,6 +148,97 @@ static void test_seeded_rates(void) {
   cli_free(&c);
 }
 
+/* Issue 12.5: every option that takes a number accepts the same forms (1e-3 and 0.001, 1000 and
+ * 1e3), integers are exact (never through a double), and nothing else is a number. */
+static void test_number_forms(void) {
+  cs_config cfg;
+  expect_ok("consensus clocks --rates 1e-3", 3, &cfg); /* was "not a range" while 0.001 passed */
+  CHECK_INT(cfg.rates_kind, CS_RATES_LIST);
+  CHECK(cli_rate_of(&cfg, 1) == 0.001);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 0.001,1E-3,+1e-3", 3, &cfg);
+  CHECK(cli_rate_of(&cfg, 0) == 0.001 && cli_rate_of(&cfg, 2) == 0.001);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 1e0-6.0e0", 3, &cfg); /* a range of whole numbers, any spelling */
+  CHECK_INT(cfg.rates_kind, CS_RATES_RANGE);
+  CHECK_INT(cfg.rate_lo, 1);
+  CHECK_INT(cfg.rate_hi, 6);
+  cli_free(&cfg);
+  expect_ok("consensus byz --trials 1e3 -m 1.0 --seed 1.8446744073709551615e19", 7, &cfg);
+  CHECK_INT(cfg.trials, 1000);
+  CHECK_INT(cfg.m, 1);
+  CHECK(cfg.seed == UINT64_MAX);
+  cli_free(&cfg);
+  expect_ok("consensus byz --seed 18446744073709551615 --commander 0.06e2", 7, &cfg);
+  CHECK(cfg.seed == UINT64_MAX);
+  CHECK_INT(cfg.commander, 6);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --speedup .5 --duration 5. --p-internal 5e-1", 3, &cfg);
+  CHECK(cfg.speedup == 0.5 && cfg.duration_s == 5.0 && cfg.p_internal == 0.5);
+  cli_free(&cfg);
+  expect_usage("consensus byz --seed 18446744073709551616", 7, "from 0 to 2^64-1");
+  expect_usage("consensus byz --seed 1e20", 7, "from 0 to 2^64-1");
+  expect_usage("consensus byz --seed -0.5", 7, "from 0 to 2^64-1");
+  expect_usage("consensus byz --trials 2.5", 7, "--trials: '2.5' is not a whole number");
+  expect_usage("consensus byz --trials 25e-1", 7, "--trials: '25e-1' is not a whole number");
+  expect_usage("consensus byz --trials 1e100000000000", 7, "--trials: 1e100000000000 is out of range");
+  expect_usage("consensus byz -m 0x1", 7, "-m: '0x1' is not a whole number");
+  expect_usage("consensus clocks --speedup 0x10", 3, "--speedup: '0x10' is not a number");
+  expect_usage("consensus clocks --speedup infinity", 3, "--speedup: 'infinity' is not a number");
+  expect_usage("consensus clocks --speedup 1e", 3, "--speedup: '1e' is not a number");
+  expect_usage("consensus clocks --speedup .", 3, "--speedup: '.' is not a number");
+  expect_usage("consensus clocks --duration 1e400", 3, "--duration: 1e400 is too large");
+  expect_usage("consensus clocks --duration 1e-400", 3, "--duration: 1e-400 is too small");
+  expect_usage("consensus clocks --rates 2.5-6", 3, "not a range of whole numbers");
+  expect_usage("consensus clocks --rates a-b", 3, "'a-b' is not a range of whole numbers");
+}
+
+/* Issue 12.5: numbers past what a run can count are refused up front, naming the limit. Before,
+ * --rates 1e300 (or 1e19) overflowed the tick count to 0 ticks and claimed complete = 1, and
+ * --duration 1e300, --speedup 1e-9 and --flush-every 1e-9 ran for ever. */
+static void test_limits(void) {
+  cs_config cfg;
+  expect_usage("consensus clocks --rates 1e300 --duration 1", 3, "a rate must lie in [1e-06, 1e+09] ticks per second");
+  expect_usage("consensus clocks --rates 1e19 --duration 1", 3, "a rate must lie in [1e-06, 1e+09] ticks per second");
+  expect_usage("consensus clocks --rates 1-10000000000", 3, "at most 1e+09 ticks per second");
+  expect_usage("consensus clocks --rates 1e-7", 3, "must lie in [1e-06, 1e+09]");
+  expect_usage("consensus clocks --duration 1e300", 3, "one run counts at most 1099511627776 ticks");
+  expect_usage("consensus clocks --rates 1e9 --duration 400", 3, "one run counts at most 1099511627776 ticks");
+  expect_usage("consensus clocks --speedup 1e-9", 3, "must lie in [1e-06, 1e+09]");
+  expect_usage("consensus clocks --speedup 1e10", 3, "must lie in [1e-06, 1e+09]");
+  expect_usage("consensus clocks --flush-every 1e-9", 3, "--flush-every: 1e-9: at least 0.01 seconds");
+  expect_usage("consensus clocks --flush-every 0.01 --duration 36000", 3, "at most 1000000 (use --flush-every 0.036");
+  expect_usage("consensus clocks --duration 1e7 --speedup 0.5", 3, "lasts 2e+07 wall seconds; at most 1e+07");
+  expect_usage("consensus clocks --duration 1e-9", 3, "at least 1e-06 model seconds");
+  expect_usage("consensus byz --rates 1 --speedup 1e-5", 7, "would tick once every 100000 wall seconds");
+  expect_usage("consensus replay x.txt --rates 1e-6", 3, "would tick once every 1e+06 wall seconds");
+  /* the largest runs still allowed */
+  expect_ok("consensus clocks --rates 1e9 --duration 300 --flush-every 0", 3, &cfg);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --rates 1e-3 --duration 1e6 --speedup 0.1 --flush-every 10", 3, &cfg);
+  cli_free(&cfg);
+  expect_ok("consensus clocks --flush-every 0.01 --duration 10000", 3, &cfg);
+  cli_free(&cfg);
+  expect_ok("consensus byz --rates 1e-5 --speedup 2", 7, &cfg);
+  cli_free(&cfg);
+}
+
+/* Issue 12.9: the help says what the program does: --expect-agreement exits 3 (it said 1). */
+static void test_help_matches(void) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  CHECK(f != NULL);
+  cli_print_help(f, CS_CMD_BYZ);
+  fclose(f);
+  CHECK_CONTAINS(text, "--expect-agreement  exit 3 unless IC1 and IC2 hold");
+  CHECK(strstr(text, "exit 1 unless") == NULL);
+  /* and every exit status a script can see (issue 12.9: a signalled run exited 0) */
+  CHECK_CONTAINS(text, "exit status: 0 finished, 1 failed");
+  CHECK_CONTAINS(text, "128+N stopped by signal N");
+  free(text);
+}
+
 static void test_usage_errors(void) {
   expect_usage("consensus", 3, "no subcommand");
   expect_usage("consensus fly", 3, "unknown subcommand 'fly'");
@@ -199,10 +290,11 @@ static void test_usage_errors(void) {
   expect_usage("consensus byz --output=", 3, "the output file name is empty");
 }
 
-static void expect_script(const char *text, int n, const char *needle) {
+/* Parses `len` bytes of text (which may hold NUL bytes) for n ranks; NULL needle: must parse. */
+static void expect_script_bytes(const char *text, size_t len, int n, const char *needle) {
   replay_script s;
   char err[256];
-  int rc = replay_parse(text, n, &s, err, sizeof err);
+  int rc = replay_parse(text, len, n, &s, err, sizeof err);
   if (!needle) {
     if (rc) fprintf(stderr, "script rejected: %s\n", err);
     CHECK_INT(rc, 0);
@@ -215,12 +307,15 @@ static void expect_script(const char *text, int n, const char *needle) {
   CHECK(strchr(err, '\n') == NULL); /* one line */
 }
 
+static void expect_script(const char *text, int n, const char *needle) {
+  expect_script_bytes(text, strlen(text), n, needle);
+}
+
 static void test_replay_parser(void) {
   replay_script s;
   char err[256];
-  CHECK_INT(replay_parse("# comment\n\nC->B\n  A -> B , C # multicast\nB:internal\nb: internal\n", 3, &s, err,
-                         sizeof err),
-            0);
+  const char *good = "# comment\n\nC->B\n  A -> B , C # multicast\nB:internal\nb: internal\n";
+  CHECK_INT(replay_parse(good, strlen(good), 3, &s, err, sizeof err), 0);
   CHECK_INT(s.n_steps, 4);
   CHECK_INT(s.steps[0].line, 3);
   CHECK_INT(s.steps[0].src, 2);
@@ -246,6 +341,19 @@ static void test_replay_parser(void) {
   /* found by fuzz_replay: the quote of trailing text ran into the next lines (a multi-line
    * message) and showed control bytes; it now stops at the end of the line */
   expect_script("C->B\vB->A\nA->C\nB:internal\n", 3, "line 1: unexpected text after the step: '?B->A'");
+  /* issue 12.4: a NUL byte ended the script where it stood ("A->B\0junk\nB->C" ran one step and
+   * said complete = 1); the whole script must now be text, refused with its line number */
+  static const char nul[] = "A->B\0junk\nB->C\n";
+  expect_script_bytes(nul, sizeof nul - 1, 3, "line 1: a NUL byte (at byte 5): a replay script must be text");
+  static const char nul_late[] = "A->B\nB->C\n# done\0";
+  expect_script_bytes(nul_late, sizeof nul_late - 1, 3, "line 3: a NUL byte (at byte 17)");
+  expect_script("A->B\nB->C \xff\n", 3, "line 2: byte 11 (0xFF) is not valid UTF-8 text");
+  expect_script("A->B\n# caf\xc3\n", 3, "line 2: byte 11 (0xC3) is not valid UTF-8 text"); /* cut short */
+  expect_script("A->B\n# \xc0\xaf\n", 3, "line 2: byte 8 (0xC0) is not valid UTF-8"); /* overlong '/' */
+  expect_script("A->B\n# \xed\xa0\x80\n", 3, "line 2: byte 8 (0xED) is not valid UTF-8"); /* a surrogate */
+  expect_script("# caf\xc3\xa9, \xe2\x86\x92 \xf0\x9f\x93\xa8\nA->B\nB->C\n", 3, NULL); /* UTF-8 comments are fine */
+  /* the length bounds the parse: a script need not end in NUL or newline */
+  expect_script_bytes("A->B\nB->CXYZ", 9, 3, NULL);
 }
 
 int main(void) {
@@ -253,6 +361,9 @@ int main(void) {
   test_options();
   test_seeded_rates();
   test_usage_errors();
+  test_number_forms();
+  test_limits();
+  test_help_matches();
   test_replay_parser();
   printf("test_cli: all checks passed\n");
   return 0;

@@ -192,8 +192,20 @@ def test_bad_input():
         assert not os.path.exists(out) and not os.path.exists(out + ".partial"), args
 
 
-FAST = [test_bad_input, test_invariants_three_ranks, test_rates_are_honoured, test_tick_count_exact_despite_rounding,
-        test_blocks_due_together_are_one_write,
+def test_drift_exact():
+    """Issue 12.7: drift is computed in exact arithmetic; clocks_check recomputes it from /events with
+    rationals. The float rule put tick k of a rank at rate 6 after sample k (50*(1/6) < 50/6.0), so
+    seed 5 of the course preset reported drift 1 for the rank that is always the fastest."""
+    path, out = run_clocks(3, ["--preset", "cs262", "--seed", 5, "--speedup", 30])
+    run, cols, attrs = clocks_check.check_run(path)
+    fastest = int(np.argmax(cols["final_lamport"]))
+    assert cols["tick_rate"][fastest] == 6
+    # the rank that leads at every sample (its clock is the largest throughout): drift 0
+    assert cols["drift"][fastest] == 0, cols["drift"]
+
+
+FAST = [test_bad_input, test_drift_exact, test_invariants_three_ranks, test_rates_are_honoured,
+        test_tick_count_exact_despite_rounding, test_blocks_due_together_are_one_write,
         test_presets_and_overrides]
 SLOW = [test_invariants_seven_ranks, test_determinism_same_seed_same_draws, test_two_ranks_second_is_the_other,
         test_slow_rank_queue_grows, test_periodic_trace_blocks, test_untraced_run_still_summarises,

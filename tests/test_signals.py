@@ -94,7 +94,7 @@ def signal_mpirun(sig):
     p = start(["replay", ring_script(d), "--rates", "20", "-o", out_path, "-q"])
     wait_running(p, out_path)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=harness.timeout(60))
     assert p.returncode == 1, f"mpirun exit {p.returncode}\n{out}\n{err}"
     assert out == f"wrote {out_path}\n", out
     check_stopped_file(out_path, max_events=2 * RING)
@@ -133,7 +133,7 @@ def test_sigterm_ranks_with_early_finisher():
     for pid in ranks:  # as SLURM's scancel does: every task gets SIGTERM
         os.kill(pid, signal.SIGTERM)
     try:
-        out, err = p.communicate(timeout=60)
+        out, err = p.communicate(timeout=harness.timeout(60))
     except subprocess.TimeoutExpired:
         for pid in ranks + [p.pid]:  # only the processes this test started
             try:
@@ -141,7 +141,9 @@ def test_sigterm_ranks_with_early_finisher():
             except ProcessLookupError:
                 pass
         raise AssertionError("the job hung after SIGTERM to the ranks")
-    assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    # issue 12.9: a stopped run is not a finished one: 128 + SIGTERM from every rank (it was 0)
+    assert p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode}\n{out}\n{err}"
+    assert out == f"wrote {out_path}\n", out
     run = check_stopped_file(out_path, max_events=2 * RING + 2)
     assert run["ranks"]["n_events"].tolist()[0] == 1  # rank 0 had finished: one send
     shutil.rmtree(d)
@@ -157,10 +159,28 @@ def test_sigterm_to_finished_rank_stops_all():
     p = start(["replay", script, "--rates", "20", "-o", out_path, "-q"])
     wait_running(p, out_path)
     os.kill(rank_pids(p)[0], signal.SIGTERM)
-    out, err = p.communicate(timeout=120)
-    assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    out, err = p.communicate(timeout=harness.timeout(120))
+    # the other ranks learnt which signal from the STOP it passed on
+    assert p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode}\n{out}\n{err}"
     run = check_stopped_file(out_path, max_events=2 * RING + 2)
     assert run["ranks"]["n_events"].tolist()[0] == 1
+    shutil.rmtree(d)
+
+
+def test_sigint_ranks_exit_status():
+    """Issue 12.9: SIGINT to every rank (Ctrl-C under srun): exit 128 + SIGINT = 130 from every rank,
+    "wrote FILE", the file complete = 0. A script can tell a stopped run from a finished one (0),
+    a failed one (1), bad input (2) and a byz disagreement (3)."""
+    d = harness.tmpdir()
+    out_path = os.path.join(d, "int.h5")
+    p = start(["replay", ring_script(d), "--rates", "20", "-o", out_path, "-q"])
+    wait_running(p, out_path)
+    for pid in ranks_of(p):
+        os.kill(pid, signal.SIGINT)
+    out, err = p.communicate(timeout=harness.timeout(60))
+    assert p.returncode == 128 + signal.SIGINT, f"exit {p.returncode}\n{out}\n{err}"
+    assert out == f"wrote {out_path}\n" and not err.strip(), (out, err)
+    check_stopped_file(out_path, max_events=2 * RING)
     shutil.rmtree(d)
 
 
@@ -174,7 +194,7 @@ def test_kill9_one_rank():
               {"OMPI_MCA_orte_execute_quiet": "0"})
     wait_running(p, out_path)
     os.kill(ranks_of(p)[1], signal.SIGKILL)
-    out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=harness.timeout(60))
     assert p.returncode != 0
     assert "exited on signal 9 (Killed)" in err, err
     assert not os.path.exists(out_path), "a file claims to be finished"
@@ -192,8 +212,8 @@ def clocks_signal(sig):
     p = start(["clocks", "--duration", "3600", "--speedup", "1", "--flush-every", "0.5", "-o", out_path, "-q"])
     wait_running(p, out_path, settle=2.0)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode in (0, 1), f"mpirun exit {p.returncode}\n{out}\n{err}"
+    out, err = p.communicate(timeout=harness.timeout(60))
+    assert p.returncode in (1, 128 + sig), f"mpirun exit {p.returncode}\n{out}\n{err}"
     run = check_stopped_file(out_path)
     assert int(run["attrs"]["trace_blocks"]) >= 2, "the periodic flushes did not happen"
     shutil.rmtree(d)
@@ -206,4 +226,5 @@ def test_clocks_signals():
 
 if __name__ == "__main__":
     harness.main([test_sigterm_mpirun, test_sigint_mpirun, test_sigterm_ranks_with_early_finisher,
-                  test_sigterm_to_finished_rank_stops_all, test_kill9_one_rank, test_clocks_signals])
+                  test_sigterm_to_finished_rank_stops_all, test_sigint_ranks_exit_status, test_kill9_one_rank,
+                  test_clocks_signals])

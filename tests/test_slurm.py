@@ -48,7 +48,7 @@ class Cluster:
         self.env["OMPI_MCA_mpi_yield_when_idle"] = "1"
 
     def cmd(self, args, check=True):
-        p = subprocess.run(args, capture_output=True, text=True, env=self.env, cwd=self.submit_dir, timeout=60)
+        p = subprocess.run(args, capture_output=True, text=True, env=self.env, cwd=self.submit_dir, timeout=harness.timeout(60))
         if check and p.returncode != 0:
             raise AssertionError(f"{shlex.join(args)}: exit {p.returncode}\n{p.stdout}{p.stderr}")
         return p.stdout
@@ -77,7 +77,7 @@ class Cluster:
         return tasks
 
     def wait(self, job, timeout=150, until=DONE):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + harness.timeout(timeout)
         while True:
             st = self.states(job)
             if all(s in until for s, _ in st.values()):

@@ -82,6 +82,23 @@ typedef struct cs_config {
 /* The default --flush-every of clocks, in wall seconds (byz and replay default to 0: at the end). */
 #define CLI_CLOCKS_FLUSH_S 1.0
 
+/* What one run can represent; cli_parse refuses anything beyond, saying which limit and why.
+ * Tick rates (ticks per model second) and the speed-up lie in [MIN, MAX]; the slowest rank ticks
+ * at least once per CLI_MAX_TICK_PERIOD_S wall seconds; a clocks run makes at most CLI_MAX_TICKS
+ * ticks in all (duration x rate, summed over the ranks: the trace's seq and row numbers and the
+ * tick arithmetic stay exact far below int64), lasts at most CLI_MAX_WALL_S wall seconds and
+ * writes at most CLI_MAX_BLOCKS trace blocks (h5out keeps 24 bytes per rank per block); a
+ * non-zero --flush-every is at least TRACE_MIN_FLUSH_INTERVAL_S (trace.h). */
+#define CLI_MIN_RATE 1e-6
+#define CLI_MAX_RATE 1e9
+#define CLI_MIN_SPEEDUP 1e-6
+#define CLI_MAX_SPEEDUP 1e9
+#define CLI_MIN_DURATION_S 1e-6
+#define CLI_MAX_TICK_PERIOD_S 86400.0
+#define CLI_MAX_TICKS (INT64_C(1) << 40)
+#define CLI_MAX_WALL_S 1e7
+#define CLI_MAX_BLOCKS INT64_C(1000000)
+
 /* cli_parse outcomes besides 0 and CS_EUSAGE. */
 enum { CLI_HELP = 1, CLI_VERSION = 2 };
 

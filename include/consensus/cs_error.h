@@ -14,7 +14,8 @@
   X(CS_EPROTO, -8, "malformed message")                               \
   X(CS_ESCRIPT, -9, "bad replay script")                              \
   X(CS_ESTOPPED, -10, "stopped by a signal")                          \
-  X(CS_EOVERFLOW, -11, "value out of range")
+  X(CS_EOVERFLOW, -11, "value out of range")                         \
+  X(CS_EWRITE, -12, "writing the run file failed (already reported)")
 
 typedef enum cs_error {
 #define CS_ERROR_ENUM(name, value, text) name = value,

@@ -88,8 +88,16 @@ typedef struct node_stats {
   int32_t max_queue;
   lamport_t max_lamport_jump; /* largest increase of L in one event */
   double max_lateness_s;      /* largest delay of a tick behind its deadline */
-  double p99_lateness_s;      /* 99th percentile of that delay (10 µs resolution) */
+  double p99_lateness_s;      /* 99th percentile of that delay (nearest rank: the value at rank
+                               * ceil(0.99 N) of N ticks), exact when p99_lateness_bound is 0 */
+  int p99_lateness_bound;     /* 0: exact; 1: an upper bound (the true p99 is at most this, by less
+                               * than 10 us); -1: a lower bound (more than 100 ms). Exact for runs
+                               * with a duration of up to ~2e8 ticks per rank */
   int stopped;                /* the run was ended by a signal: after node_run, the same on every rank */
+  int stop_signal;            /* which signal (SIGTERM, SIGINT; 0 if none is known): after node_run, the
+                               * same on every rank (a STOP carries it to the ranks not signalled) */
+  int write_failed;           /* a trace block could not be written (h5out reported it): the run was
+                               * stopped, on every rank; later writes return CS_EWRITE at once */
   int64_t buffers_taken;      /* send buffers and queue entries taken from the node's pool */
   int64_t buffer_allocations; /* of those, the ones that needed malloc (the rest were recycled) */
 } node_stats;
@@ -111,10 +119,13 @@ void node_destroy(node *nd);
  * received or recorded as undelivered; last, the ranks agree whether a signal stopped the run,
  * so node_get_stats().stopped is the same on every rank (a rank that had already finished when
  * the others stopped would otherwise disagree, and take a different collective path).
+ * A trace block that cannot be written (CS_EWRITE from h5out, agreed and reported there) ends
+ * the run the same way on every rank: stats.write_failed, and node_run still returns 0.
  * Collective. Returns 0 or a CS_E* code (CS_ESTOPPED is not returned: see stats.stopped). */
 int node_run(node *nd, const node_protocol *proto);
 
-/* Writes the trace rows still buffered as one block. Collective. Returns 0 or an error. */
+/* Writes the trace rows still buffered as one block. Collective. Returns 0, CS_EWRITE (the
+ * file cannot be written: reported already, the same on every rank) or another error. */
 int node_flush(node *nd);
 
 int node_rank(const node *nd);

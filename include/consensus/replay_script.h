@@ -23,10 +23,12 @@ typedef struct replay_script {
   int uses_letters;   /* print ranks as A, B, … (else as numbers) */
 } replay_script;
 
-/* Parses a script: lines like "C->B", "A->B,C", "B:internal", "# comment", with ranks named
- * A..Z (a..z) or 0, 1, 2, …. Checks syntax, self-sends, repeated destinations and ranks >= n_ranks.
- * Returns 0, or CS_ESCRIPT with "line N: …" in err. Pure: every rank gets the same verdict. */
-int replay_parse(const char *text, int n_ranks, replay_script *out, char *err, size_t errcap);
+/* Parses a script of `len` bytes (text need not be NUL-terminated): lines like "C->B", "A->B,C",
+ * "B:internal", "# comment", with ranks named A..Z (a..z) or 0, 1, 2, …. The bytes must be text
+ * (valid UTF-8 and no NUL byte anywhere); then checks syntax, self-sends, repeated destinations
+ * and ranks >= n_ranks. Returns 0, or CS_ESCRIPT with "line N: …" in err. Pure: every rank gets
+ * the same verdict. */
+int replay_parse(const char *text, size_t len, int n_ranks, replay_script *out, char *err, size_t errcap);
 
 /* Releases a parsed script's steps; safe on a zeroed script. */
 void replay_free(replay_script *s);

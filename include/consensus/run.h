@@ -10,9 +10,14 @@
 typedef struct node node;   /* node.h */
 typedef struct h5out h5out; /* h5out.h */
 
-/* Exit statuses of the program. */
-/* CS_EXIT_DISAGREED: `byz --expect-agreement` and IC1 or IC2 failed in some trial. */
-enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2, CS_EXIT_DISAGREED = 3 };
+/* Exit statuses of the program, the same from every rank:
+ *   CS_EXIT_OK         the run finished (byz: whatever the verdict, unless --expect-agreement);
+ *   CS_EXIT_FAILED     the run failed (a write, a lost message, a file that could not be published);
+ *   CS_EXIT_USAGE      bad input: nothing ran, no file;
+ *   CS_EXIT_DISAGREED  `byz --expect-agreement` and IC1 or IC2 failed in some trial;
+ *   CS_EXIT_SIGNAL + N a signal N (SIGTERM 15, SIGINT 2) stopped the run: the file was still
+ *                      written and published, with complete = 0 (143 and 130, as a shell reports). */
+enum { CS_EXIT_OK = 0, CS_EXIT_FAILED = 1, CS_EXIT_USAGE = 2, CS_EXIT_DISAGREED = 3, CS_EXIT_SIGNAL = 128 };
 
 /* The ranks the program started with (MPI's world), behind a handle so that main.c and the
  * protocols' headers need no <mpi.h>. */
@@ -55,14 +60,18 @@ int run_world_finalize(run_world *world);
 
 /* The lifecycle, in steps (collective over the world):
  *   1. prepare (a usage error ends the run here: exit 2, no file);
- *   2. open the run file (an existing or unwritable file: one line from rank 0, exit 2) and
- *      create the node;
+ *   2. open the run file (an existing file, one another run holds or one left over, not a
+ *      regular file, an unwritable place: one line from rank 0, exit 2; a file system that
+ *      refuses the first bytes: h5out's one line, exit 1) and create the node;
  *   3. execute;
  *   4. write the last trace block and /ranks, set `complete` (1 unless a signal stopped the
- *      run), close and rename the file;
- *   5. rank 0 prints "wrote PATH" (also with -q: the one line a script needs);
+ *      run or a write failed), close and publish the file (a write failure or a publication
+ *      refused: h5out's one line, exit 1);
+ *   5. rank 0 prints "wrote PATH" (also with -q: the one line a script needs), also when a
+ *      signal stopped the run (the file is published, with complete = 0);
  *   6. release.
- * Returns the exit status: the worse of execute's and the close's. */
+ * Returns the exit status: the close's if it is not 0 (CS_EXIT_SIGNAL + N when signal N stopped
+ * the run: a stopped run is not a finished one, whatever execute said), else execute's. */
 int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *sub);
 
 /* For the steps: the config, this rank and the size, the node and the file (NULL before step 2). */
@@ -71,6 +80,12 @@ int run_rank(const cs_run *run);
 int run_size(const cs_run *run);
 node *run_node(const cs_run *run);
 h5out *run_out(const cs_run *run);
+
+/* For execute: passes an h5out result on. CS_EWRITE (the file cannot be written; agreed by every
+ * rank and reported by h5out in one line) is returned so that the run can go on to close
+ * cleanly, since every later write returns it at once and writes nothing; any other error is
+ * fatal (cs_fatal with `what`). Returns rc. */
+int run_checked_write(int rc, const char *what);
 
 /* Marks this rank as a traitor in /ranks (byz). */
 void run_set_traitor(cs_run *run, int traitor);

@@ -29,7 +29,7 @@ typedef enum wire_kind {
   WIRE_DATA = 1,      /* a protocol message: carries clocks, merged on receipt, traced */
   WIRE_ROUND_END = 2, /* runtime control: the sender has sent all of round `seq` to us */
   WIRE_DONE = 3,      /* runtime control: the sender will send nothing more */
-  WIRE_STOP = 4       /* runtime control: a signal asked the run to stop; stop too */
+  WIRE_STOP = 4       /* runtime control: a signal asked the run to stop; stop too (seq: the signal, 0 unknown) */
 } wire_kind;
 
 /* Why a message was rejected (counted per reason by the runtime). */

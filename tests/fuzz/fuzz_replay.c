@@ -8,7 +8,8 @@
 #include "consensus/replay_script.h"
 
 /* Input layout: byte 0 picks n_ranks = b0 % 30 (0 included: a run the parser must refuse), the
- * rest is the script text (NUL-terminated copy; an embedded NUL ends it, as for a file read).
+ * rest is the script's bytes, passed with their length in a copy of exactly that size (no NUL
+ * after it, so a read past the end is caught by ASan; a NUL inside must be refused).
  * Checks, step by step:
  *   1. a refusal is CS_ESCRIPT (or CS_ENOMEM) with one non-empty line in err and an empty script;
  *   2. an accepted script has steps, names exactly n_ranks ranks, and line numbers increase;
@@ -20,14 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   int n = data[0] % 30;
-  char *text = malloc(size);
+  char *text = malloc(size - 1 ? size - 1 : 1);
   CHECK(text);
   memcpy(text, data + 1, size - 1);
-  text[size - 1] = '\0';
   replay_script s;
   char err[512];
   err[0] = '\0';
-  int rc = replay_parse(text, n, &s, err, sizeof err);
+  int rc = replay_parse(text, size - 1, n, &s, err, sizeof err);
+  if (rc == 0) CHECK(memchr(text, '\0', size - 1) == NULL); /* a NUL byte is never accepted */
   if (rc != 0) { /* 1 */
     CHECK(rc == CS_ESCRIPT || rc == CS_ENOMEM);
     CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);

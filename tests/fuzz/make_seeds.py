@@ -51,6 +51,9 @@ def replay_seeds():
     yield "bad_internal", bytes([2]) + b"A:intern\nB:internal x\n"
     yield "big_number", bytes([3]) + b"99999999999->1\n"
     yield "zero_ranks", bytes([0]) + b"A->B\n"
+    yield "nul_byte", bytes([3]) + b"A->B\0junk\nB->C\n"  # issue 12.4: a NUL ended the script silently
+    yield "bad_utf8", bytes([3]) + b"A->B\nB->C # caf\xc3\n"
+    yield "utf8_comment", bytes([3]) + "# café → ok\nA->B\nB->C\n".encode()
 
 
 def main():
