@@ -71,6 +71,7 @@ struct node {
   double t0;          /* monotonic seconds at the common start */
   int shared_cores;   /* ranks outnumber cores: wait politely (mpienv_oversubscribed) */
   double last_drain_s;
+  unsigned idle_polls; /* polls of a rank waiting for a message (it retires sends every 16th) */
   unsigned busy_polls;
   /* arrival queue (FIFO, with removal in the middle for selective protocols) */
   queued **q;
@@ -582,10 +583,19 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
   return 0;
 }
 
-/* Moves everything MPI has for us into the queue in one pass (at most DRAIN_BATCH messages),
- * and retires completed sends (a waiting rank always, a busy one once RETIRE_BATCH are
- * pending: testing every pending send on every tick cost more than the sends). Each arrival,
- * in steps:
+/* How much one drain takes, and when it retires completed sends (testing every pending send
+ * on every tick cost more than the sends; and with more ranks than cores, Open MPI yields the
+ * core on every call that finds nothing, so a poll that is sure to find nothing is costly):
+ *   DRAIN_ALL:  everything MPI has (at most DRAIN_BATCH messages); retire once RETIRE_BATCH
+ *               sends are pending;
+ *   DRAIN_WAIT: the same, for a rank with nothing else to do: also retire every pending send;
+ *   DRAIN_ONE:  a rank waiting for a message: stop at the first one that arrives (the probe
+ *               after it would find nothing, and it would sit between the message and the
+ *               reply), and retire every 16th poll. */
+typedef enum drain_mode { DRAIN_ALL, DRAIN_WAIT, DRAIN_ONE } drain_mode;
+
+/* Moves what MPI has for us into the queue in one pass (see drain_mode), and retires completed
+ * sends. Each arrival, in steps:
  *   1. a matched probe says its size (the receive then takes exactly that message);
  *   2. too large to be ours, or a foreign tag: received into a scrap (so it cannot clog MPI),
  *      counted and dropped;
@@ -593,8 +603,10 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
  *   4. decoded strictly in place, the clock into the entry; a bad message is counted and dropped;
  *   5. data is queued, control is applied;
  *   6. the data queued in this pass is stamped with its arrival time. */
-static int drain(node *nd, int waiting) {
-  if (nd->n_pending >= (waiting ? 1 : RETIRE_BATCH)) CS_TRY(retire_sends(nd));
+static int drain(node *nd, drain_mode mode) {
+  int retire = nd->n_pending >= RETIRE_BATCH || (mode == DRAIN_WAIT && nd->n_pending > 0) ||
+               (mode == DRAIN_ONE && nd->n_pending > 0 && (++nd->idle_polls & 15) == 0);
+  if (retire) CS_TRY(retire_sends(nd));
   size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
   size_t head = sizeof(queued) + (size_t)nd->size * sizeof(vtick_t), queued_before = nd->q_len;
   for (int k = 0; k < DRAIN_BATCH; k++) {
@@ -632,6 +644,7 @@ static int drain(node *nd, int waiting) {
       continue;
     }
     CS_TRY(accept_arrival(nd, q, st.MPI_SOURCE, (uint32_t)count, &v)); /* 5 */
+    if (mode == DRAIN_ONE) break;
   }
   /* 6. the arrival time of what this pass queued (traced runs only): one clock read at the end
    *    of the pass, so no message is stamped before the moment it was found */
@@ -655,7 +668,7 @@ static int drain_if_due(node *nd) {
     }
     nd->last_drain_s = now;
   }
-  return drain(nd, 0);
+  return drain(nd, DRAIN_ALL);
 }
 
 /* The receive rule, step by step, for the k-th queued message:
@@ -704,7 +717,7 @@ static int wait_for(node *nd, double deadline) {
   double margin = nd->shared_cores ? 0 : SLEEP_MARGIN_S;
   int spinning = 1;
   for (unsigned polls = 1;; polls++) {
-    CS_TRY(drain(nd, 1)); /* 1 */
+    CS_TRY(drain(nd, deadline == INFINITY ? DRAIN_ONE : DRAIN_WAIT)); /* 1 */
     if (node_stopping(nd)) return 0;
     if (deadline == INFINITY) { /* 2 */
       if (nd->arrivals != seen) return 0;
@@ -867,7 +880,7 @@ static int shutdown_exchange(node *nd) {
     if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_DONE, 0));
   while (nd->n_done < nd->size - 1) {
     uint64_t seen = nd->arrivals;
-    CS_TRY(drain(nd, 1));
+    CS_TRY(drain(nd, DRAIN_WAIT));
     /* signalled while waiting for slower peers: they must stop too, not run on to their end */
     if (stop_signal) CS_TRY(announce_stop(nd));
     if (nd->n_done < nd->size - 1 && nd->arrivals == seen) sched_yield();
@@ -919,7 +932,7 @@ int node_run(node *nd, const node_protocol *proto) {
   double flush_s = o->flush_interval_s;
   for (int64_t k = 0;; k++) {
     if (period > 0) CS_TRY(drain_if_due(nd)); /* 1 */
-    else if ((nd->stats.ticks & 15) == 0) CS_TRY(drain(nd, 0));
+    else if ((nd->stats.ticks & 15) == 0) CS_TRY(drain(nd, DRAIN_ALL));
     if (nd->phase != NODE_RUNNING || stop_signal) {
       CS_TRY(announce_stop(nd));
       break;
