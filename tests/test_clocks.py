@@ -197,11 +197,11 @@ def test_drift_exact():
     rationals. The float rule put tick k of a rank at rate 6 after sample k (50*(1/6) < 50/6.0), so
     seed 5 of the course preset reported drift 1 for the rank that is always the fastest."""
     path, out = run_clocks(3, ["--preset", "cs262", "--seed", 5, "--speedup", 30])
+    # check_run recomputes every rank's drift from /events with exact rationals and compares it
+    # with the file's: the float rule failed exactly that comparison. (Which rank leads at every
+    # sample depends on when messages arrive, so no test may expect a given rank's drift.)
     run, cols, attrs = clocks_check.check_run(path)
-    fastest = int(np.argmax(cols["final_lamport"]))
-    assert cols["tick_rate"][fastest] == 6
-    # the rank that leads at every sample (its clock is the largest throughout): drift 0
-    assert cols["drift"][fastest] == 0, cols["drift"]
+    assert 6 in cols["tick_rate"].tolist()  # seed 5 draws a rank at rate 6, the case the float rule got wrong
 
 
 FAST = [test_bad_input, test_drift_exact, test_invariants_three_ranks, test_rates_are_honoured,
