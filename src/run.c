@@ -13,6 +13,7 @@
 
 struct run_world {
   MPI_Comm comm;
+  int rank, size;
 };
 
 struct cs_run {
@@ -32,8 +33,11 @@ int run_world_init(int *argc, char ***argv, run_world **world, int *rank, int *s
   if (rc) {
     free(*world);
     *world = NULL;
+    return rc;
   }
-  return rc;
+  (*world)->rank = *rank;
+  (*world)->size = *size;
+  return 0;
 }
 
 int run_world_finalize(run_world *world) {
@@ -124,16 +128,9 @@ static int close_run(cs_run *run) {
   return 0;
 }
 
-static int world_rank_size(cs_run *run) {
-  CS_MPI(MPI_Comm_rank(run->comm, &run->rank));
-  CS_MPI(MPI_Comm_size(run->comm, &run->size));
-  return 0;
-}
-
 int run_execute(run_world *world, const cs_config *cfg, const run_subcommand *sub) {
-  cs_run run = {.cfg = cfg, .comm = world->comm};
+  cs_run run = {.cfg = cfg, .comm = world->comm, .rank = world->rank, .size = world->size};
   void *state = NULL;
-  if (world_rank_size(&run)) return CS_EXIT_FAILED;
   run_request req = {.tick_rate_hz = cli_rate_of(cfg, run.rank), .duration_s = 0,
                      .flush_interval_s = cfg->flush_interval_s, .trace = cfg->trace};
   /* 1 */
