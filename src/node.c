@@ -300,7 +300,6 @@ int node_queue_len(const node *nd) { return (int)nd->q_len; }
 int node_stopping(const node *nd) { return nd->phase != NODE_RUNNING || stop_signal != 0; }
 MPI_Comm node_comm(const node *nd) { return nd->comm; }
 int64_t node_round(const node *nd) { return nd->round; }
-int node_shares_cores(const node *nd) { return nd->shared_cores; }
 int node_pending_sends(const node *nd) { return nd->n_pending; }
 
 static int cmp_descending(const void *a, const void *b) {

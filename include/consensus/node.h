@@ -136,7 +136,6 @@ int64_t node_events(const node *nd);     /* events so far = the seq of the next 
 int node_queue_len(const node *nd);
 double node_now_s(const node *nd);       /* wall seconds since the common start */
 int node_stopping(const node *nd);       /* 1 once a stop was requested (signal or peer) */
-int node_shares_cores(const node *nd);   /* 1 if ranks outnumber cores: the node waits politely */
 int node_pending_sends(const node *nd);  /* MPI sends posted and not yet retired */
 void node_get_stats(const node *nd, node_stats *out);
 MPI_Comm node_comm(const node *nd);      /* for h5out and bench only */

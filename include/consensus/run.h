@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include "consensus/cli.h"
-#include "consensus/trace.h"
 
 typedef struct node node;   /* node.h */
 typedef struct h5out h5out; /* h5out.h */
