@@ -86,7 +86,8 @@ void pool_put(pool *p, pool_buf *b) {
   memset(b->data, 0xA5, b->cap < POOL_POISON_BYTES ? b->cap : POOL_POISON_BYTES);
   pool_class *k = &p->cls[b->size_class];
   p->stats.in_use--;
-  if (k->cached > 0 && (k->cached + 1) * b->cap > POOL_CLASS_CACHE_BYTES) {
+  int class_full = k->cached > 0 && (k->cached + 1) * b->cap > POOL_CLASS_CACHE_BYTES;
+  if (class_full && p->stats.cached_bytes + (int64_t)b->cap > (int64_t)POOL_CACHE_BYTES) {
     free(b);
     return;
   }

@@ -31,13 +31,21 @@ int main(void) {
   for (int k = 0; k < 1000000; k++) pool_put(p, pool_get(p, 100));
   pool_get_stats(p, &st);
   CHECK_INT(st.allocations, 4);
-  /* 4. a class caches at most POOL_CLASS_CACHE_BYTES (and one buffer at least) */
-  enum { MANY = 200 };
-  pool_buf *big[MANY];
+  /* 4. a class caches beyond POOL_CLASS_CACHE_BYTES only while the pool caches at most
+   *    POOL_CACHE_BYTES (and one buffer at least): 2000 buffers of 64 KiB come back, the pool
+   *    keeps no more than its budget, and all of it comes back without malloc */
+  enum { MANY = 2000 };
+  static pool_buf *big[MANY];
   for (int k = 0; k < MANY; k++) CHECK((big[k] = pool_get(p, 64 * 1024)) != NULL);
   for (int k = 0; k < MANY; k++) pool_put(p, big[k]);
   pool_get_stats(p, &st);
-  CHECK(st.cached_bytes <= (int64_t)POOL_CLASS_CACHE_BYTES + 8 * 1024);
+  CHECK(st.cached_bytes <= (int64_t)POOL_CACHE_BYTES + 8 * 1024);
+  CHECK(st.cached_bytes >= (int64_t)POOL_CACHE_BYTES - 64 * 1024);
+  int64_t before = st.allocations;
+  for (int k = 0; k < (int)(POOL_CACHE_BYTES / (64 * 1024)) - 1; k++) CHECK((big[k] = pool_get(p, 64 * 1024)) != NULL);
+  pool_get_stats(p, &st);
+  CHECK_INT(st.allocations, before);
+  for (int k = 0; k < (int)(POOL_CACHE_BYTES / (64 * 1024)) - 1; k++) pool_put(p, big[k]);
   pool_buf *huge = pool_get(p, 2u * POOL_CLASS_CACHE_BYTES);
   CHECK(huge != NULL);
   pool_put(p, huge); /* over the cap, but the first of its class: kept */

@@ -27,10 +27,14 @@ typedef struct pool_stats {
 } pool_stats;
 
 /* The smallest class holds POOL_MIN_BYTES; each class doubles the one before. A free list
- * keeps at most POOL_CLASS_CACHE_BYTES (and at least one buffer), so an idle pool holds a
- * bounded amount of memory whatever the run did. */
+ * keeps a buffer while its class caches at most POOL_CLASS_CACHE_BYTES, or while the whole
+ * pool caches at most POOL_CACHE_BYTES (large messages: a byz round takes and returns dozens
+ * of 1 MiB buffers, and handing them back to the C library costs a page fault per 4 KiB when
+ * they are taken again), and always the first of its class. So an idle pool holds a bounded
+ * amount of memory whatever the run did. */
 #define POOL_MIN_BYTES 64u
 #define POOL_CLASS_CACHE_BYTES (4u << 20)
+#define POOL_CACHE_BYTES (64u << 20)
 
 /* Creates an empty pool. Returns 0 or CS_ENOMEM. */
 int pool_create(pool **out);
@@ -42,8 +46,8 @@ void pool_destroy(pool *p);
 /* A buffer with room for at least `len` bytes and refs = 0, or NULL when memory runs out. */
 pool_buf *pool_get(pool *p, size_t len);
 
-/* Gives a buffer back: it is cached for the next pool_get of its class, or freed when the
- * class's cache is full. Its first bytes are overwritten (poisoned), so a message still sent
+/* Gives a buffer back: it is cached for the next pool_get of its class, or freed when both the
+ * class's cache and the pool's are full. Its first bytes are overwritten (poisoned), so a message still sent
  * from it is visibly corrupt. NULL is allowed. */
 void pool_put(pool *p, pool_buf *b);
 
