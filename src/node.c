@@ -65,6 +65,8 @@ struct node {
   h5out *out;
   trace *tr;
   pool *bufs; /* send buffers and queue entries */
+  pool_buf *built; /* node_send_buffer's buffer, until node_send_built posts it */
+  uint32_t built_len;
   lamport_t lamport;
   vtick_t *vc;
   int64_t next_seq;
@@ -278,6 +280,7 @@ void node_destroy(node *nd) {
   free(nd->reqs);
   free(nd->req_buf);
   free(nd->done_idx);
+  if (nd->built) pool_put(nd->bufs, nd->built);
   trace_destroy(nd->tr);
   pool_destroy(nd->bufs);
   free(nd->vc);
@@ -450,33 +453,56 @@ int node_internal(node *nd) {
 }
 
 /* A send event to k destinations: 1. tick L and V once; 2. trace one SEND event; 3. encode
- * L, V and the payload once, into a pooled buffer; 4. post one MPI message per destination,
- * all reading that buffer. */
-static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len) {
-  if (k < 1 || len > WIRE_MAX_PAYLOAD || (len && !payload)) return CS_EINVAL;
-  for (int j = 0; j < k; j++)
-    if (dsts[j] < 0 || dsts[j] >= nd->size || dsts[j] == nd->rank) return CS_EINVAL;
-  lamport_t before = nd->lamport;
+ * L, V and the payload once, into a pooled buffer (or around the payload already built in one by
+ * node_send_buffer); 4. post one MPI message per destination, all reading that buffer. */
+static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len, pool_buf *built) {
+  int ok = k >= 1 && len <= WIRE_MAX_PAYLOAD && (!len || payload || built);
+  for (int j = 0; ok && j < k; j++) ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank;
+  if (!ok) {
+    if (built) pool_put(nd->bufs, built);
+    return CS_EINVAL;
+  }
+  lamport_t before = nd->lamport; /* 1 */
   nd->lamport = lamport_local(nd->lamport);
   vclock_tick(nd->vc, (size_t)nd->rank);
   int64_t seq = nd->next_seq;
-  CS_TRY(record_event(nd, TRACE_SEND, before, k == 1 ? dsts[0] : -1));
+  int rc = record_event(nd, TRACE_SEND, before, k == 1 ? dsts[0] : -1); /* 2 */
   wire_header h = {.kind = WIRE_DATA, .sender = (uint32_t)nd->rank, .n_clock = (uint32_t)nd->size,
                    .payload_len = len, .seq = (uint64_t)seq, .lamport = nd->lamport};
   size_t size = wire_size(h.n_clock, len);
-  pool_buf *b = pool_get(nd->bufs, size);
-  if (!b) return CS_ENOMEM;
-  wire_encode(b->data, size, &h, nd->vc, payload);
-  CS_TRY(post_copies(nd, dsts, k, b, size, NODE_TAG));
+  pool_buf *b = built ? built : rc ? NULL : pool_get(nd->bufs, size); /* 3 */
+  if (rc || !b) {
+    if (b) pool_put(nd->bufs, b);
+    return rc ? rc : CS_ENOMEM;
+  }
+  wire_encode(b->data, size, &h, nd->vc, built ? NULL : payload);
+  CS_TRY(post_copies(nd, dsts, k, b, size, NODE_TAG)); /* 4 */
   nd->stats.data_sent += k;
   nd->stats.data_bytes_sent += (int64_t)size * k;
   return 0;
 }
 
-int node_send(node *nd, int dst, const void *payload, uint32_t len) { return send_event(nd, &dst, 1, payload, len); }
+int node_send(node *nd, int dst, const void *payload, uint32_t len) {
+  return send_event(nd, &dst, 1, payload, len, NULL);
+}
 
 int node_multicast(node *nd, const int *dsts, int k, const void *payload, uint32_t len) {
-  return send_event(nd, dsts, k, payload, len);
+  return send_event(nd, dsts, k, payload, len, NULL);
+}
+
+uint8_t *node_send_buffer(node *nd, uint32_t len) {
+  if (len > WIRE_MAX_PAYLOAD) return NULL;
+  if (nd->built) pool_put(nd->bufs, nd->built); /* an earlier buffer never sent */
+  nd->built = pool_get(nd->bufs, wire_size((uint32_t)nd->size, len));
+  nd->built_len = len;
+  return nd->built ? nd->built->data + wire_size((uint32_t)nd->size, 0) : NULL;
+}
+
+int node_send_built(node *nd, int dst) {
+  pool_buf *b = nd->built;
+  if (!b) return CS_EINVAL;
+  nd->built = NULL;
+  return send_event(nd, &dst, 1, NULL, nd->built_len, b);
 }
 
 int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag) {

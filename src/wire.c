@@ -3,6 +3,13 @@
 
 #include <string.h>
 
+void wire_put_u16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v & 0xFF);
+  p[1] = (uint8_t)(v >> 8);
+}
+
+uint16_t wire_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
 void wire_put_u32(uint8_t *p, uint32_t v) {
   for (int k = 0; k < 4; k++) p[k] = (uint8_t)(v >> (8 * k));
 }
@@ -41,7 +48,7 @@ size_t wire_encode(uint8_t *buf, size_t cap, const wire_header *h, const vtick_t
   wire_put_u64(buf + 24, (uint64_t)h->lamport);
   uint8_t *p = buf + WIRE_HEADER_BYTES;
   for (uint32_t k = 0; k < h->n_clock; k++, p += 8) wire_put_u64(p, (uint64_t)vc[k]);
-  if (h->payload_len) memcpy(p, payload, h->payload_len);
+  if (h->payload_len && payload) memcpy(p, payload, h->payload_len); /* NULL: already in place */
   return need;
 }
 

@@ -1,5 +1,6 @@
 /* MPI test of the node runtime: a token ring with exact vector clocks, round markers, rejected
- * garbage and undelivered messages. Run at several rank counts. */
+ * garbage and undelivered messages; odd ranks send through node_send_buffer/node_send_built,
+ * which must be indistinguishable from node_send. Run at several rank counts. */
 #include "check.h"
 #include "consensus/cs_error.h"
 #include "consensus/mpienv.h"
@@ -39,12 +40,25 @@ static int ring_on_receive(void *state, node *nd, const node_message *m) {
   return 0;
 }
 
+/* One byte to dst: node_send on even ranks; on odd ones the payload is built in place (after a
+ * first buffer that is discarded unsent, which must leave no trace). */
+static int send_byte(const ring *s, node *nd, int dst, char byte) {
+  if (s->rank % 2 == 0) return node_send(nd, dst, &byte, 1);
+  uint8_t *first = node_send_buffer(nd, 100);
+  CHECK(first != NULL);
+  first[0] = 'X';
+  uint8_t *p = node_send_buffer(nd, 1);
+  CHECK(p != NULL);
+  p[0] = (uint8_t)byte;
+  return node_send_built(nd, dst);
+}
+
 static int ring_on_idle(void *state, node *nd) {
   ring *s = state;
   if (s->holding || (s->rank == 0 && s->sent_token == 0)) {
     s->holding = 0;
     s->sent_token++;
-    return node_send(nd, (s->rank + 1) % s->size, "T", 1);
+    return send_byte(s, nd, (s->rank + 1) % s->size, 'T');
   }
   if (s->phase == 0 && ring_done_with_token(s)) {
     int next = (s->rank + 1) % s->size;
@@ -52,7 +66,7 @@ static int ring_on_idle(void *state, node *nd) {
     CS_TRY(node_send_raw(nd, next, junk, sizeof junk, 0));   /* truncated: rejected */
     CS_TRY(node_send_raw(nd, next, junk, sizeof junk, 99));  /* foreign tag: rejected */
     s->phase = 1;
-    return node_send(nd, next, "U", 1); /* nobody accepts it: reported undelivered */
+    return send_byte(s, nd, next, 'U'); /* nobody accepts it: reported undelivered */
   }
   if (s->phase == 1) {
     CS_TRY(node_round_end(nd));
@@ -102,6 +116,9 @@ int main(int argc, char **argv) {
   CHECK_INT(st.rejected_total, 2);
   CHECK_INT(st.undelivered, 1);
   CHECK_INT(node_round(nd), 2);
+  CHECK_INT(node_send_built(nd, (rank + 1) % size), CS_EINVAL); /* nothing built: refused, no event */
+  node_get_stats(nd, &st);
+  CHECK_INT(st.events[TRACE_SEND], LAPS + 1);
   CHECK_INT(s.round_of_last, 0); /* the token always arrived before any round marker */
   node_destroy(nd);
   CHECK_INT(mpienv_finalize(), 0);

@@ -150,6 +150,13 @@ int node_send(node *nd, int dst, const void *payload, uint32_t len);
 /* One send event (peer = -1) delivered to k destinations as k MPI messages with the same clocks. */
 int node_multicast(node *nd, const int *dsts, int k, const void *payload, uint32_t len);
 
+/* node_send without the payload's copy, for large payloads built in place: node_send_buffer
+ * returns room for len payload bytes inside the buffer that will go out (NULL: out of memory or
+ * too long), valid until node_send_built posts it as one send event to dst, exactly as node_send
+ * would. A second node_send_buffer before node_send_built discards the first buffer. */
+uint8_t *node_send_buffer(node *nd, uint32_t len);
+int node_send_built(node *nd, int dst);
+
 /* Sends bytes exactly as given with a tag (0: the runtime's own), no event, no clock: for
  * hostile strategies and tests of the decoder only. */
 int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag);

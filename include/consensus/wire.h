@@ -67,7 +67,8 @@ typedef struct wire_view {
 size_t wire_size(uint32_t n_clock, uint32_t payload_len);
 
 /* Encodes h, vc (h->n_clock entries) and payload (h->payload_len bytes) into buf, which has
- * cap bytes. Returns the number of bytes written, or 0 if cap is too small. */
+ * cap bytes; payload NULL leaves the payload's bytes as they are (built in place at offset
+ * wire_size(n_clock, 0)). Returns the number of bytes written, or 0 if cap is too small. */
 size_t wire_encode(uint8_t *buf, size_t cap, const wire_header *h, const vtick_t *vc, const void *payload);
 
 /* Decodes len bytes received from MPI source `source` in a run of n_ranks ranks. Checks every
@@ -82,6 +83,8 @@ wire_reject wire_decode(const uint8_t *buf, size_t len, int source, int n_ranks,
 const char *wire_reject_name(wire_reject r);
 
 /* Little-endian helpers for protocols that lay out their own payloads. */
+void wire_put_u16(uint8_t *p, uint16_t v);
+uint16_t wire_get_u16(const uint8_t *p);
 void wire_put_u32(uint8_t *p, uint32_t v);
 uint32_t wire_get_u32(const uint8_t *p);
 void wire_put_u64(uint8_t *p, uint64_t v);
