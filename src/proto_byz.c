@@ -1,4 +1,4 @@
-/* OM(m) (Lamport, Shostak, Pease 1982) as a protocol on the node runtime: relays, EIG decisions, traitor strategies. */
+/* OM(m) (Lamport, Shostak, Pease 1982) as a protocol on the node runtime: the relay rule, traitor strategies and the subcommand. */
 #include "consensus/proto_byz.h"
 
 #include <inttypes.h>
@@ -6,36 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consensus/byz_codec.h"
+#include "consensus/byz_report.h"
 #include "consensus/cs_error.h"
+#include "consensus/eig.h"
 #include "consensus/hostile.h"
 #include "consensus/node.h"
 #include "consensus/rng.h"
 #include "consensus/run.h"
 #include "consensus/wire.h"
 
-/* Payload of a byz message (little-endian):
- *   0  u32 trial
- *   4  u8  kind: BYZ_ORAL (one value along one path) or BYZ_BATCH (a round's values for one peer)
- *   5  u8  round r (0 = the commander's order)
- *   6  u8  value (ORAL) or 0
- *   7  u8  path length r+1 (ORAL) or 0
- *   8  ORAL: the path, r+1 u16 ranks, commander first, sender last
- *      BATCH: u32 count, then count value bytes in canonical path order */
-enum { BYZ_ORAL = 1, BYZ_BATCH = 2, BYZ_HEADER = 8 };
-enum { BYZ_MAX_M = 250 };
 #define BYZ_MAX_TREE_BYTES (INT64_C(8) << 30)    /* per rank: refuse runs that cannot fit */
 #define BYZ_MAX_MESSAGE_MODE INT64_C(200000000) /* oral messages per trial in message mode */
-
-int64_t byz_level_size(int n, int k) {
-  int64_t size = 1;
-  for (int t = 0; t < k; t++) {
-    int64_t f = n - 2 - t;
-    if (f <= 0) return 0;
-    if (size > INT64_MAX / f) return INT64_MAX;
-    size *= f;
-  }
-  return size;
-}
 
 int64_t byz_closed_form(int n, int m) {
   int64_t total = 0, prod = 1;
@@ -74,136 +56,38 @@ void byz_traitors_of_trial(const cs_config *cfg, int64_t trial, uint8_t *traitor
   free(order);
 }
 
-/* ---- the EIG tree of one lieutenant ------------------------------------------------------------
- * Level k holds one value per path (c, a_1, …, a_k) of k distinct lieutenants other than the
- * owner, in lexicographic order: the children of the path with index x are x·(s−k) + r, where
- * s = n − 2 and r is the rank of the new lieutenant among those not yet on the path. */
-
+/* One general's state: its EIG tree (lieutenants), the current trial and round, and what it
+ * plans to send in this round. */
 typedef struct byz {
   const cs_config *cfg;
-  int n, m, s, rank, commander;
-  int *lieutenants;      /* sorted ranks except the commander (n − 1) */
-  int *pos_in_l;         /* rank → position in lieutenants, −1 for the commander */
-  uint8_t *levels[BYZ_MAX_M + 1];
-  int64_t level_size[BYZ_MAX_M + 1];
-  uint8_t *got_batch;    /* per peer: a batch of this round arrived */
+  int n, m, rank, commander;
+  int *lieutenants;      /* every rank but the commander, ascending (n − 1) */
+  eig_tree tree;         /* lieutenants only */
+  uint8_t *got_batch;    /* per peer: its batch of this round arrived */
   /* the current trial */
   int64_t trial, trials;
   int round;             /* 0..m */
   int sending;           /* 1 while this round's messages are going out */
   uint8_t *traitor;      /* this trial's traitors */
-  int64_t plan_next, plan_len; /* message mode: oral messages of this round; round mode: peers */
-  int64_t *plan_path;    /* message mode: level r−1 index of the path relayed */
+  int64_t plan_next, plan_len; /* this round's sends: oral messages (message mode) or peers */
+  int64_t *plan_number;  /* message mode: the number (eig_number) of the path relayed */
   int32_t *plan_to;      /* recipient */
-  uint8_t *scratch;      /* payload buffer */
+  uint8_t *scratch;      /* a payload being built */
   int64_t scratch_cap;
-  int64_t *index_buf;    /* path indices of a batch */
-  uint8_t *used;         /* n flags for path enumeration */
-  /* per trial results of this rank */
-  int8_t *decision;
-  int64_t *oral_sent, *mpi_sent, *bytes_sent, *rejected;
-  double *seconds;
+  int64_t *numbers;      /* a random traitor's path numbers for one batch */
   double trial_start_s;
   node_stats at_start;
   int traitor_ever;
-  /* message mode, traced: one row per oral message sent (see ORAL_* below) */
-  int64_t *oral_log;
-  int64_t oral_rows, oral_cap;
+  byz_record rec;
 } byz;
-
-/* Columns of an oral-message row: then the path, m+1 ranks padded with −1. */
-enum { ORAL_TRIAL, ORAL_ROUND, ORAL_SRC, ORAL_DST, ORAL_VALUE, ORAL_SEND_SEQ, ORAL_PATH };
-
-static int pos_in_s(const byz *b, int owner, int x) {
-  int p = b->pos_in_l[x], o = b->pos_in_l[owner];
-  if (p < 0 || x == owner) return -1;
-  return o >= 0 && p > o ? p - 1 : p;
-}
-
-static int s_member(const byz *b, int owner, int p) {
-  int o = b->pos_in_l[owner];
-  return b->lieutenants[o >= 0 && p >= o ? p + 1 : p];
-}
-
-/* Index in owner's level k of the path a_1..a_k (lieutenants other than owner). */
-static int64_t path_rank(const byz *b, int owner, const int *a, int k) {
-  int64_t idx = 0;
-  for (int t = 0; t < k; t++) {
-    int p = pos_in_s(b, owner, a[t]), below = 0;
-    for (int u = 0; u < t; u++) below += pos_in_s(b, owner, a[u]) < p;
-    idx = idx * (b->s - t) + (p - below);
-  }
-  return idx;
-}
-
-/* The path at index idx of owner's level k, into a[0..k). */
-static void path_unrank(const byz *b, int owner, int64_t idx, int k, int *a) {
-  int digit[BYZ_MAX_M + 1];
-  for (int t = k - 1; t >= 0; t--) {
-    digit[t] = (int)(idx % (b->s - t));
-    idx /= b->s - t;
-  }
-  memset(b->used, 0, (size_t)b->n);
-  for (int t = 0; t < k; t++) {
-    int seen = -1;
-    for (int p = 0; p < b->s; p++) {
-      int x = s_member(b, owner, p);
-      if (b->used[x]) continue;
-      if (++seen == digit[t]) {
-        a[t] = x;
-        b->used[x] = 1;
-        break;
-      }
-    }
-  }
-  memset(b->used, 0, (size_t)b->n);
-}
-
-/* Canonical order of a batch: the paths (c, a_1..a_depth) with every a_t a lieutenant other than
- * owner and `excluded`, lexicographic. For each, writes its index in owner's tree: at level
- * depth, or at level depth+1 after appending `excluded` (append = 1). */
-typedef struct path_walk {
-  const byz *b;
-  int owner, depth, excluded, append, excluded_pos, used_below_excluded;
-  int64_t *out, n_out;
-} path_walk;
-
-static void walk(path_walk *w, int t, int64_t idx) {
-  const byz *b = w->b;
-  if (t == w->depth) {
-    if (w->append) idx = idx * (b->s - t) + (w->excluded_pos - w->used_below_excluded);
-    w->out[w->n_out++] = idx;
-    return;
-  }
-  int r = 0;
-  for (int p = 0; p < b->s; p++) {
-    int x = s_member(b, w->owner, p);
-    if (b->used[x]) continue;
-    if (x != w->excluded) {
-      b->used[x] = 1;
-      w->used_below_excluded += p < w->excluded_pos;
-      walk(w, t + 1, idx * (b->s - t) + r);
-      w->used_below_excluded -= p < w->excluded_pos;
-      b->used[x] = 0;
-    }
-    r++;
-  }
-}
-
-static int64_t walk_paths(byz *b, int owner, int depth, int excluded, int append) {
-  path_walk w = {.b = b, .owner = owner, .depth = depth, .excluded = excluded, .append = append,
-                 .excluded_pos = pos_in_s(b, owner, excluded), .out = b->index_buf};
-  walk(&w, 0, 0);
-  return w.n_out;
-}
 
 /* ---- strategies ------------------------------------------------------------------------------ */
 
 static int is_traitor(const byz *b, int r) { return b->traitor[r] != 0; }
 
 /* What `sender` says to `recipient` about a value a loyal general would relay as `loyal`.
- * `path_id` names the path (level and the sender's own index of it). Returns the value, or −1
- * for "send nothing" (silent); garbage is handled by the caller. */
+ * `path_id` names the path (level and number). Returns the value, or −1 for "send nothing"
+ * (silent); garbage is handled by the caller. */
 static int told_value(const byz *b, int sender, int recipient, uint8_t loyal, uint64_t path_id) {
   int v = loyal == BYZ_ATTACK ? BYZ_ATTACK : BYZ_RETREAT; /* absent is relayed as RETREAT */
   if (!is_traitor(b, sender)) return v;
@@ -219,6 +103,8 @@ static int told_value(const byz *b, int sender, int recipient, uint8_t loyal, ui
   return v;
 }
 
+static uint64_t path_id(int level, int64_t number) { return ((uint64_t)level << 56) | (uint64_t)number; }
+
 static int sends_garbage(const byz *b) {
   return is_traitor(b, b->rank) && b->cfg->strategy_of[b->rank] == BYZ_GARBAGE;
 }
@@ -232,14 +118,6 @@ static int reserve_scratch(byz *b, int64_t bytes) {
   return 0;
 }
 
-static void put_header(uint8_t *p, const byz *b, int kind, int round, int value, int path_len) {
-  wire_put_u32(p, (uint32_t)b->trial);
-  p[4] = (uint8_t)kind;
-  p[5] = (uint8_t)round;
-  p[6] = (uint8_t)value;
-  p[7] = (uint8_t)path_len;
-}
-
 /* One malformed message to `to`, of a kind drawn from (seed, trial, sender, round, recipient):
  * one of the runtime-level kinds of hostile.h (random bytes, a huge claimed length, a truncated
  * frame, a foreign tag, an out-of-sequence round marker, an impossible clock: all refused by the
@@ -251,20 +129,19 @@ static int send_garbage(byz *b, node *nd, int to, uint64_t salt) {
   if (pick < HOSTILE_KIND_COUNT) return hostile_send(nd, to, (h / 16) * HOSTILE_KIND_COUNT + pick);
   CS_TRY(reserve_scratch(b, BYZ_HEADER + 16));
   uint8_t *p = b->scratch;
+  uint32_t trial = (uint32_t)b->trial;
   switch (pick - HOSTILE_KIND_COUNT) {
     case 0: /* well-formed, but for the wrong round */
-      put_header(p, b, BYZ_BATCH, (b->round + 1) % 256, 0, 0);
-      wire_put_u32(p + BYZ_HEADER, 0);
-      return node_send(nd, to, p, BYZ_HEADER + 4);
+      byz_encode_batch(p, trial, (b->round + 1) % 256, 0);
+      return node_send(nd, to, p, BYZ_BATCH_HEADER);
     case 1: /* an out-of-range value */
-      put_header(p, b, BYZ_ORAL, b->round, 7, 1);
-      p[8] = (uint8_t)b->commander;
-      p[9] = 0;
+      byz_put_header(p, trial, BYZ_ORAL, b->round, 7, 1);
+      wire_put_u16(p + BYZ_HEADER, (uint16_t)b->commander);
       return node_send(nd, to, p, BYZ_HEADER + 2);
     default: /* a length that does not match what it claims */
-      put_header(p, b, BYZ_BATCH, b->round, 0, 0);
-      wire_put_u32(p + BYZ_HEADER, 1000);
-      return node_send(nd, to, p, BYZ_HEADER + 5);
+      byz_encode_batch(p, trial, b->round, 1000);
+      p[BYZ_BATCH_HEADER] = 0;
+      return node_send(nd, to, p, BYZ_BATCH_HEADER + 1);
   }
 }
 
@@ -274,69 +151,76 @@ static int send_garbage(byz *b, node *nd, int to, uint64_t salt) {
  *   1. r = 0: the commander sends its order along the path (c) to every lieutenant;
  *   2. r ≥ 1: a lieutenant i that received v along a path p of r generals (commander first,
  *      p not containing i) relays v along p + (i) to every lieutenant not in p and not i
- *      (so only while |p| ≤ m, since rounds stop at m);
+ *      (so only while |p| ≤ m, since rounds stop at m): in message mode one oral message per
+ *      (path, recipient), paths in number order; in round mode one batch per recipient
+ *      (eig_gather: every path that avoids the recipient);
  *   3. a traitor changes what it says according to its strategy (flip, split, random),
  *      says nothing (silent) or sends malformed messages (garbage);
  *   4. then every general marks the end of the round to every peer (the runtime does this
- *      honestly for traitors too), so silence is seen without timeouts. */
+ *      honestly for traitors too), so silence is seen without timeouts.
+ * plan_round lists the round's sends; send_next makes one of them. */
 static int plan_round(byz *b) {
   b->plan_next = b->plan_len = 0;
-  int me = b->rank;
-  if (b->round == 0) {
-    if (me != b->commander) return 0;
-  } else if (me == b->commander) {
-    return 0;
-  }
+  int me = b->rank, r = b->round;
+  if ((r == 0) != (me == b->commander)) return 0; /* 1, 2: the commander speaks in round 0 only */
   if (is_traitor(b, me) && b->cfg->strategy_of[me] == BYZ_SILENT) return 0;
-  int64_t peers = 0;
-  if (b->cfg->wire == BYZ_WIRE_ROUND || b->round == 0) {
+  if (b->cfg->wire == BYZ_WIRE_ROUND || r == 0) {
     for (int k = 0; k < b->n - 1; k++)
-      if (b->lieutenants[k] != me) b->plan_to[peers++] = b->lieutenants[k];
-    b->plan_len = peers;
+      if (b->lieutenants[k] != me) b->plan_to[b->plan_len++] = b->lieutenants[k];
     return 0;
   }
   /* message mode: one oral message per (path of r−1 lieutenants without me, recipient not on it) */
-  int64_t paths = b->level_size[b->round - 1];
-  int64_t total = paths * (b->s - (b->round - 1));
-  free(b->plan_path);
+  int64_t paths = b->tree.size[r - 1], total = paths * (b->tree.s - (r - 1));
+  free(b->plan_number);
   free(b->plan_to);
-  b->plan_path = malloc((size_t)(total ? total : 1) * sizeof *b->plan_path);
+  b->plan_number = malloc((size_t)(total ? total : 1) * sizeof *b->plan_number);
   b->plan_to = malloc((size_t)((total > b->n ? total : b->n)) * sizeof *b->plan_to);
-  if (!b->plan_path || !b->plan_to) return CS_ENOMEM;
-  int a[BYZ_MAX_M + 1];
+  if (!b->plan_number || !b->plan_to) return CS_ENOMEM;
+  int a[EIG_MAX_M + 1];
   for (int64_t x = 0; x < paths; x++) {
-    path_unrank(b, me, x, b->round - 1, a);
+    eig_path_of_number(&b->tree, r - 1, x, a);
     for (int k = 0; k < b->n - 1; k++) {
       int to = b->lieutenants[k], on_path = to == me;
-      for (int t = 0; t < b->round - 1; t++) on_path |= a[t] == to;
+      for (int t = 0; t < r - 1; t++) on_path |= a[t] == to;
       if (on_path) continue;
-      b->plan_path[b->plan_len] = x;
+      b->plan_number[b->plan_len] = x;
       b->plan_to[b->plan_len++] = to;
     }
   }
   return 0;
 }
 
-/* Message mode, traced: remembers the oral message about to be sent as event `seq`. */
-static int log_oral(byz *b, int64_t seq, int to, int value, const int *path, int len) {
-  if (!b->cfg->trace || b->cfg->wire != BYZ_WIRE_MESSAGE) return 0;
-  int width = ORAL_PATH + b->m + 1;
-  if (b->oral_rows == b->oral_cap) {
-    int64_t cap = b->oral_cap ? 2 * b->oral_cap : 1024;
-    int64_t *p = realloc(b->oral_log, (size_t)(cap * width) * sizeof *p);
-    if (!p) return CS_ENOMEM;
-    b->oral_log = p;
-    b->oral_cap = cap;
+/* Message mode: one oral message, `value` along `path` (commander first, me last). */
+static int send_oral(byz *b, node *nd, int to, int value, const int *path, int path_len) {
+  CS_TRY(reserve_scratch(b, (int64_t)byz_oral_bytes(path_len)));
+  size_t len = byz_encode_oral(b->scratch, (uint32_t)b->trial, b->round, value, path, path_len);
+  b->rec.oral_sent[b->trial]++;
+  if (b->cfg->trace) { /* /byz_oral: this message as the send event about to be made */
+    int64_t fields[ORAL_PATH] = {b->trial, b->round, b->rank, to, value, node_events(nd)};
+    CS_TRY(byz_record_oral(&b->rec, fields, path, path_len));
   }
-  int64_t *row = b->oral_log + b->oral_rows++ * width;
-  row[ORAL_TRIAL] = b->trial;
-  row[ORAL_ROUND] = b->round;
-  row[ORAL_SRC] = b->rank;
-  row[ORAL_DST] = to;
-  row[ORAL_VALUE] = value;
-  row[ORAL_SEND_SEQ] = seq;
-  for (int t = 0; t <= b->m; t++) row[ORAL_PATH + t] = t < len ? path[t] : -1;
-  return 0;
+  return node_send(nd, to, b->scratch, (uint32_t)len);
+}
+
+/* Round mode: the batch of round r ≥ 1 for `to` (step 2), as this general tells it (step 3),
+ * gathered straight into the buffer that goes out. Level r − 1 holds only RETREAT and ATTACK
+ * here (round mode fills what never arrived with RETREAT when a round ends), so a loyal
+ * general's batch is the gather as it is. */
+static int send_batch(byz *b, node *nd, int to) {
+  int r = b->round;
+  int64_t count = eig_batch_size(b->n, r);
+  uint8_t *p = node_send_buffer(nd, (uint32_t)byz_batch_bytes(count));
+  if (!p) return CS_ENOMEM;
+  uint8_t *vals = byz_encode_batch(p, (uint32_t)b->trial, r, (uint32_t)count);
+  eig_gather(&b->tree, r, to, vals);
+  if (is_traitor(b, b->rank)) {
+    int random = b->cfg->strategy_of[b->rank] == BYZ_RANDOM;
+    if (random) eig_gather_numbers(&b->tree, r, to, b->numbers);
+    for (int64_t k = 0; k < count; k++)
+      vals[k] = (uint8_t)told_value(b, b->rank, to, vals[k], random ? path_id(r - 1, b->numbers[k]) : 0);
+  }
+  b->rec.oral_sent[b->trial] += count;
+  return node_send_built(nd, to);
 }
 
 /* Sends the next planned message: one send event. */
@@ -344,93 +228,30 @@ static int send_next(byz *b, node *nd) {
   int64_t at = b->plan_next++;
   int to = b->plan_to[at], me = b->rank, r = b->round;
   if (sends_garbage(b)) return send_garbage(b, nd, to, ((uint64_t)r << 40) | (uint64_t)at);
-  if (r == 0) {
+  if (r == 0) { /* 1 */
     int v = told_value(b, me, to, (uint8_t)b->cfg->order, 0);
     if (v < 0) return 0;
-    if (b->cfg->wire == BYZ_WIRE_MESSAGE) {
-      CS_TRY(reserve_scratch(b, BYZ_HEADER + 2));
-      put_header(b->scratch, b, BYZ_ORAL, 0, v, 1);
-      b->scratch[8] = (uint8_t)(me & 0xFF);
-      b->scratch[9] = (uint8_t)(me >> 8);
-      b->oral_sent[b->trial]++;
-      CS_TRY(log_oral(b, node_events(nd), to, v, &me, 1));
-      return node_send(nd, to, b->scratch, BYZ_HEADER + 2);
-    }
-    CS_TRY(reserve_scratch(b, BYZ_HEADER + 5));
-    put_header(b->scratch, b, BYZ_BATCH, 0, 0, 0);
-    wire_put_u32(b->scratch + BYZ_HEADER, 1);
-    b->scratch[BYZ_HEADER + 4] = (uint8_t)v;
-    b->oral_sent[b->trial]++;
-    return node_send(nd, to, b->scratch, BYZ_HEADER + 5);
+    if (b->cfg->wire == BYZ_WIRE_MESSAGE) return send_oral(b, nd, to, v, &me, 1);
+    CS_TRY(reserve_scratch(b, (int64_t)byz_batch_bytes(1)));
+    *byz_encode_batch(b->scratch, (uint32_t)b->trial, 0, 1) = (uint8_t)v;
+    b->rec.oral_sent[b->trial]++;
+    return node_send(nd, to, b->scratch, (uint32_t)byz_batch_bytes(1));
   }
-  const uint8_t *mine = b->levels[r - 1];
-  if (b->cfg->wire == BYZ_WIRE_MESSAGE) {
-    int64_t x = b->plan_path[at];
-    uint64_t path_id = ((uint64_t)(r - 1) << 56) | (uint64_t)x;
-    int v = told_value(b, me, to, mine[x], path_id);
-    if (v < 0) return 0;
-    int a[BYZ_MAX_M + 1];
-    path_unrank(b, me, x, r - 1, a);
-    uint32_t len = BYZ_HEADER + 2u * (uint32_t)(r + 1);
-    CS_TRY(reserve_scratch(b, len));
-    put_header(b->scratch, b, BYZ_ORAL, r, v, r + 1);
-    uint8_t *q = b->scratch + BYZ_HEADER;
-    int path[BYZ_MAX_M + 2];
-    path[0] = b->commander;
-    for (int t = 0; t < r - 1; t++) path[t + 1] = a[t];
-    path[r] = me;
-    for (int t = 0; t <= r; t++) {
-      q[2 * t] = (uint8_t)(path[t] & 0xFF);
-      q[2 * t + 1] = (uint8_t)(path[t] >> 8);
-    }
-    b->oral_sent[b->trial]++;
-    CS_TRY(log_oral(b, node_events(nd), to, v, path, r + 1));
-    return node_send(nd, to, b->scratch, len);
-  }
-  /* round mode: every path of r−1 lieutenants without me and `to`, in canonical order */
-  int64_t count = walk_paths(b, me, r - 1, to, 0);
-  CS_TRY(reserve_scratch(b, BYZ_HEADER + 4 + count));
-  put_header(b->scratch, b, BYZ_BATCH, r, 0, 0);
-  wire_put_u32(b->scratch + BYZ_HEADER, (uint32_t)count);
-  uint8_t *vals = b->scratch + BYZ_HEADER + 4;
-  int traitor = is_traitor(b, me);
-  for (int64_t k = 0; k < count; k++) {
-    uint8_t loyal = mine[b->index_buf[k]];
-    vals[k] = traitor ? (uint8_t)told_value(b, me, to, loyal, ((uint64_t)(r - 1) << 56) | (uint64_t)b->index_buf[k])
-                      : (loyal == BYZ_ATTACK ? BYZ_ATTACK : BYZ_RETREAT);
-  }
-  b->oral_sent[b->trial] += count;
-  return node_send(nd, to, b->scratch, (uint32_t)(BYZ_HEADER + 4 + count));
-}
-
-/* The decision rule, at lieutenant i, bottom-up over its EIG tree:
- *   1. a leaf (a path of m+1 generals) is the value received along it; nothing → RETREAT;
- *   2. an inner path p resolves to the strict majority of its own value and the resolved
- *      values of its children p + (j), j not in p and not i; a tie or no majority → RETREAT;
- *   3. the decision is the resolved value of the root path (c). */
-static int decide(byz *b) {
-  int m = b->m;
-  for (int64_t x = 0; x < b->level_size[m]; x++) /* 1 */
-    if (b->levels[m][x] != BYZ_ATTACK) b->levels[m][x] = BYZ_RETREAT;
-  for (int k = m - 1; k >= 0; k--) { /* 2 */
-    int fan = b->s - k;
-    const uint8_t *child = b->levels[k + 1];
-    uint8_t *v = b->levels[k];
-    for (int64_t x = 0; x < b->level_size[k]; x++) {
-      int attack = v[x] == BYZ_ATTACK, total = 1 + fan;
-      const uint8_t *c = child + x * fan;
-      for (int j = 0; j < fan; j++) attack += c[j];
-      v[x] = 2 * attack > total ? BYZ_ATTACK : BYZ_RETREAT;
-    }
-  }
-  return b->levels[0][0]; /* 3 */
+  if (b->cfg->wire == BYZ_WIRE_ROUND) return send_batch(b, nd, to);
+  int64_t x = b->plan_number[at]; /* 2, message mode */
+  int path[EIG_MAX_M + 2];
+  path[0] = b->commander;
+  eig_path_of_number(&b->tree, r - 1, x, path + 1);
+  path[r] = me;
+  int v = told_value(b, me, to, b->tree.level[r - 1][eig_index(&b->tree, r - 1, path + 1)], path_id(r - 1, x));
+  if (v < 0) return 0;
+  return send_oral(b, nd, to, v, path, r + 1);
 }
 
 static void start_trial(byz *b, node *nd) {
   byz_traitors_of_trial(b->cfg, b->trial, b->traitor);
   b->traitor_ever |= b->traitor[b->rank];
-  if (b->rank != b->commander)
-    for (int k = 0; k <= b->m; k++) memset(b->levels[k], BYZ_ABSENT, (size_t)b->level_size[k]);
+  if (b->rank != b->commander && b->cfg->wire == BYZ_WIRE_MESSAGE) eig_clear(&b->tree); /* round mode: see end_round */
   b->round = 0;
   b->sending = 1;
   b->trial_start_s = node_now_s(nd);
@@ -439,16 +260,16 @@ static void start_trial(byz *b, node *nd) {
 
 static void finish_trial(byz *b, node *nd) {
   int64_t t = b->trial;
-  b->decision[t] = b->rank == b->commander ? -1 : (int8_t)decide(b);
-  b->seconds[t] = node_now_s(nd) - b->trial_start_s;
+  b->rec.decision[t] = b->rank == b->commander ? -1 : (int8_t)eig_decide(&b->tree);
+  b->rec.seconds[t] = node_now_s(nd) - b->trial_start_s;
   node_stats now;
   node_get_stats(nd, &now);
-  b->mpi_sent[t] = (now.data_sent + now.control_sent + now.raw_sent) -
-                   (b->at_start.data_sent + b->at_start.control_sent + b->at_start.raw_sent);
-  b->bytes_sent[t] = (now.data_bytes_sent + now.control_sent * WIRE_HEADER_BYTES + now.raw_bytes_sent) -
-                     (b->at_start.data_bytes_sent + b->at_start.control_sent * WIRE_HEADER_BYTES +
-                      b->at_start.raw_bytes_sent);
-  b->rejected[t] = now.rejected_total - b->at_start.rejected_total;
+  b->rec.mpi_sent[t] = (now.data_sent + now.control_sent + now.raw_sent) -
+                       (b->at_start.data_sent + b->at_start.control_sent + b->at_start.raw_sent);
+  b->rec.bytes_sent[t] = (now.data_bytes_sent + now.control_sent * WIRE_HEADER_BYTES + now.raw_bytes_sent) -
+                         (b->at_start.data_bytes_sent + b->at_start.control_sent * WIRE_HEADER_BYTES +
+                          b->at_start.raw_bytes_sent);
+  b->rec.rejected[t] = now.rejected_total - b->at_start.rejected_total;
 }
 
 static int64_t global_round(const byz *b) { return b->trial * (b->m + 1) + b->round; }
@@ -461,52 +282,54 @@ static int byz_accepts(void *state, const node *nd, const node_message *msg) {
   return b->trial < b->trials && msg->round == global_round(b);
 }
 
-/* Stores what arrived, after checking every field; anything malformed is counted and ignored
- * (its values stay absent, which the decision rule reads as RETREAT). */
+/* Stores what arrived, in steps; anything malformed is counted and ignored (its values stay
+ * absent, which the decision rule reads as RETREAT):
+ *   1. the payload decodes strictly, is of this trial and round, and I am a lieutenant;
+ *   2. an oral message: a path of r + 1 generals, commander first, sender last, the relayers
+ *      distinct lieutenants other than me, and no value yet for that path: store it;
+ *   3. a batch: one per peer and round, from the commander in round 0 and from a lieutenant
+ *      after, of exactly the round's size: store it as that peer's block (eig_block). */
 static int byz_on_receive(void *state, node *nd, const node_message *msg) {
   byz *b = state;
-  const uint8_t *p = msg->payload;
-  uint32_t len = msg->payload_len;
-  int r = b->round, me = b->rank;
-  if (len < BYZ_HEADER || wire_get_u32(p) != (uint32_t)b->trial || p[5] != r || me == b->commander) goto reject;
-  if (p[4] == BYZ_ORAL) {
-    int path_len = p[7], value = p[6];
-    if (path_len != r + 1 || len != BYZ_HEADER + 2u * (uint32_t)path_len || value > 1) goto reject;
-    int path[BYZ_MAX_M + 2];
-    for (int t = 0; t < path_len; t++) path[t] = p[8 + 2 * t] | (p[9 + 2 * t] << 8);
-    if (path[0] != b->commander || path[path_len - 1] != msg->src) goto reject;
-    for (int t = 1; t < path_len; t++) {
-      if (path[t] >= b->n || path[t] == b->commander || path[t] == me) goto reject;
+  int r = b->round, me = b->rank, src = msg->src;
+  byz_payload pl;
+  if (byz_decode(msg->payload, msg->payload_len, &pl) != BYZ_OK || pl.trial != (uint32_t)b->trial || pl.round != r ||
+      me == b->commander) /* 1 */
+    goto reject;
+  if (pl.kind == BYZ_ORAL) { /* 2 */
+    if (pl.path_len != r + 1 || pl.path[0] != b->commander || pl.path[r] != src) goto reject;
+    for (int t = 1; t <= r; t++) {
+      if (pl.path[t] >= b->n || pl.path[t] == b->commander || pl.path[t] == me) goto reject;
       for (int u = 1; u < t; u++)
-        if (path[u] == path[t]) goto reject;
+        if (pl.path[u] == pl.path[t]) goto reject;
     }
-    int64_t x = path_rank(b, me, path + 1, r);
-    if (b->levels[r][x] != BYZ_ABSENT) goto reject; /* a second value for the same path */
-    b->levels[r][x] = (uint8_t)value;
+    uint8_t *slot = &b->tree.level[r][eig_index(&b->tree, r, pl.path + 1)];
+    if (*slot != EIG_ABSENT) goto reject; /* a second value for the same path */
+    *slot = (uint8_t)pl.value;
     return 0;
   }
-  if (p[4] == BYZ_BATCH && p[6] == 0 && p[7] == 0 && len >= BYZ_HEADER + 4u) {
-    uint32_t count = wire_get_u32(p + BYZ_HEADER);
-    if (b->got_batch[msg->src] || (r == 0) != (msg->src == b->commander)) goto reject;
-    int64_t want = r == 0 ? 1 : byz_level_size(b->n - 1, r - 1); /* paths over the n−3 others */
-    if (count != want || len != BYZ_HEADER + 4u + count) goto reject;
-    const uint8_t *vals = p + BYZ_HEADER + 4;
-    for (uint32_t k = 0; k < count; k++)
-      if (vals[k] > 1) goto reject;
-    b->got_batch[msg->src] = 1;
-    if (r == 0) {
-      b->levels[0][0] = vals[0];
-      return 0;
-    }
-    int64_t got = walk_paths(b, me, r - 1, msg->src, 1);
-    if (got != count) return CS_EINVAL; /* both ends enumerate the same paths: a bug if not */
-    uint8_t *level = b->levels[r];
-    for (int64_t k = 0; k < got; k++) level[b->index_buf[k]] = vals[k];
-    return 0;
-  }
+  if (b->got_batch[src] || (r == 0) != (src == b->commander) || pl.count != eig_batch_size(b->n, r)) /* 3 */
+    goto reject;
+  b->got_batch[src] = 1;
+  if (r == 0) b->tree.level[0][0] = pl.values[0];
+  else memcpy(eig_block(&b->tree, r, src), pl.values, pl.count);
+  return 0;
 reject:
   node_reject(nd);
   return 0;
+}
+
+/* Round mode, when round r is complete at a lieutenant: the blocks of the senders whose batch
+ * never came (silent, or malformed and refused) are set to RETREAT, the value the decision rule
+ * gives what is absent. So every level is fully written in every trial, and no trial needs the
+ * tree cleared first. */
+static void end_round(byz *b) {
+  if (b->cfg->wire != BYZ_WIRE_ROUND || b->rank == b->commander) return;
+  int r = b->round;
+  for (int p = 0; p < b->n; p++) {
+    int sends = r == 0 ? p == b->commander : p != b->commander && p != b->rank;
+    if (sends && !b->got_batch[p]) eig_fill_block(&b->tree, r, p, BYZ_RETREAT);
+  }
 }
 
 /* Idle step: once every peer has ended the current round (and nothing of it is left in the
@@ -518,6 +341,7 @@ static int byz_on_idle(void *state, node *nd) {
   if (b->trial >= b->trials) return 0;
   if (!b->sending) {
     if (!node_round_complete(nd, global_round(b))) return 0;
+    end_round(b);
     memset(b->got_batch, 0, (size_t)b->n);
     if (b->round == b->m) {
       finish_trial(b, nd);
@@ -540,86 +364,62 @@ static int byz_is_finished(void *state, const node *nd) {
   return b->trial >= b->trials;
 }
 
-/* ---- setup, summary, file ------------------------------------------------------------------------ */
+/* ---- setup ------------------------------------------------------------------------------------- */
 
 static void byz_free(byz *b) {
-  for (int k = 0; k <= b->m && k <= BYZ_MAX_M; k++) free(b->levels[k]);
+  eig_free(&b->tree);
+  byz_record_free(&b->rec);
   free(b->lieutenants);
-  free(b->pos_in_l);
   free(b->got_batch);
   free(b->traitor);
-  free(b->plan_path);
+  free(b->plan_number);
   free(b->plan_to);
   free(b->scratch);
-  free(b->index_buf);
-  free(b->used);
-  free(b->decision);
-  free(b->oral_sent);
-  free(b->mpi_sent);
-  free(b->bytes_sent);
-  free(b->rejected);
-  free(b->seconds);
-  free(b->oral_log);
+  free(b->numbers);
 }
 
+/* Sets up general `rank`: its tree (a lieutenant), its record of the trials, and the buffers of
+ * a round (a random traitor's path numbers are sized for the largest batch). */
 static int byz_init(byz *b, const cs_config *cfg, int rank) {
   memset(b, 0, sizeof *b);
   b->cfg = cfg;
   b->n = cfg->n_ranks;
   b->m = cfg->m;
-  b->s = b->n - 2;
   b->rank = rank;
   b->commander = cfg->commander;
   b->trials = cfg->trials;
-  size_t n = (size_t)b->n, T = (size_t)cfg->trials;
+  size_t n = (size_t)b->n;
   b->lieutenants = malloc(n * sizeof *b->lieutenants);
-  b->pos_in_l = malloc(n * sizeof *b->pos_in_l);
   b->got_batch = calloc(n, 1);
   b->traitor = calloc(n, 1);
-  b->used = calloc(n, 1);
   b->plan_to = malloc(n * sizeof *b->plan_to);
-  b->decision = calloc(T, 1);
-  b->oral_sent = calloc(T, sizeof *b->oral_sent);
-  b->mpi_sent = calloc(T, sizeof *b->mpi_sent);
-  b->bytes_sent = calloc(T, sizeof *b->bytes_sent);
-  b->rejected = calloc(T, sizeof *b->rejected);
-  b->seconds = calloc(T, sizeof *b->seconds);
-  if (!b->lieutenants || !b->pos_in_l || !b->got_batch || !b->traitor || !b->used || !b->plan_to || !b->decision ||
-      !b->oral_sent || !b->mpi_sent || !b->bytes_sent || !b->rejected || !b->seconds)
-    return CS_ENOMEM;
-  for (int r = 0, k = 0; r < b->n; r++) {
-    b->pos_in_l[r] = r == b->commander ? -1 : k;
+  if (!b->lieutenants || !b->got_batch || !b->traitor || !b->plan_to) return CS_ENOMEM;
+  CS_TRY(byz_record_init(&b->rec, cfg->trials, cfg->m));
+  for (int r = 0, k = 0; r < b->n; r++)
     if (r != b->commander) b->lieutenants[k++] = r;
+  if (rank == b->commander) return 0;
+  CS_TRY(eig_init(&b->tree, b->n, b->m, b->commander, rank));
+  int random_traitor = 0;
+  for (int r = 0; r < b->n; r++) random_traitor |= cfg->strategy_of[r] == BYZ_RANDOM;
+  if (random_traitor && cfg->wire == BYZ_WIRE_ROUND) {
+    int64_t biggest = eig_batch_size(b->n, b->m > 0 ? b->m : 1);
+    if (!(b->numbers = malloc((size_t)(biggest ? biggest : 1) * sizeof *b->numbers))) return CS_ENOMEM;
   }
-  int64_t biggest_batch = 1;
-  for (int k = 0; k <= b->m; k++) {
-    b->level_size[k] = byz_level_size(b->n, k);
-    if (rank != b->commander && !(b->levels[k] = malloc((size_t)b->level_size[k]))) return CS_ENOMEM;
-    int64_t batch = k == 0 ? 1 : byz_level_size(b->n - 1, k - 1);
-    if (batch > biggest_batch) biggest_batch = batch;
-  }
-  if (!(b->index_buf = malloc((size_t)biggest_batch * sizeof *b->index_buf))) return CS_ENOMEM;
   return 0;
 }
-
-static const char *value_name(int v) { return v == BYZ_ATTACK ? "ATTACK" : "RETREAT"; }
 
 /* Checks a run's size before anything runs: one line for rank 0 if it cannot be done. */
 static int check_size(const cs_config *cfg, char *err, size_t cap) {
   int n = cfg->n_ranks, m = cfg->m;
-  if (m > BYZ_MAX_M) {
-    snprintf(err, cap, "consensus byz: -m %d: at most %d rounds of relays are supported", m, BYZ_MAX_M);
+  if (m > EIG_MAX_M) {
+    snprintf(err, cap, "consensus byz: -m %d: at most %d rounds of relays are supported", m, EIG_MAX_M);
     return CS_EUSAGE;
   }
   if (n > 65535) {
     snprintf(err, cap, "consensus byz: at most 65535 generals (this run has %d)", n);
     return CS_EUSAGE;
   }
-  int64_t tree = 0;
-  for (int k = 0; k <= m; k++) {
-    int64_t size = byz_level_size(n, k);
-    tree = size > INT64_MAX - tree ? INT64_MAX : tree + size;
-  }
+  int64_t tree = eig_tree_size(n, m);
   if (tree > BYZ_MAX_TREE_BYTES) {
     snprintf(err, cap, "consensus byz: OM(%d) among %d generals needs an EIG tree of %" PRId64
              " values per general, more than this build allows (use a smaller -m)", m, n, tree);
@@ -630,7 +430,7 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
              " oral messages per trial: too many for --wire message (use --wire round)", m, n, byz_closed_form(n, m));
     return CS_EUSAGE;
   }
-  int64_t batch = m > 0 ? byz_level_size(n - 1, m - 1) : 1;
+  int64_t batch = m > 0 ? eig_batch_size(n, m) : 1;
   if (cfg->wire == BYZ_WIRE_ROUND && batch > (int64_t)WIRE_MAX_PAYLOAD - 64) {
     snprintf(err, cap, "consensus byz: OM(%d) among %d generals sends batches of %" PRId64
              " values, over the %u-byte message limit (use a smaller -m)", m, n, batch, WIRE_MAX_PAYLOAD);
@@ -640,232 +440,6 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
     snprintf(err, cap, "consensus byz: %" PRId64 " trials of %d generals is more than one run records", cfg->trials, n);
     return CS_EUSAGE;
   }
-  return 0;
-}
-
-/* Results of every trial, gathered on rank 0. */
-typedef struct byz_results {
-  int64_t T;
-  int n;
-  int32_t *commander;
-  int8_t *order, *decision, *strategy; /* decision/strategy: T x n */
-  uint8_t *traitor, *ic1, *ic2;        /* traitor: T x n */
-  int64_t *oral, *mpi, *bytes, *rejected;
-  double *seconds;
-} byz_results;
-
-static void results_free(byz_results *r) {
-  free(r->commander);
-  free(r->order);
-  free(r->decision);
-  free(r->strategy);
-  free(r->traitor);
-  free(r->ic1);
-  free(r->ic2);
-  free(r->oral);
-  free(r->mpi);
-  free(r->bytes);
-  free(r->rejected);
-  free(r->seconds);
-}
-
-/* Gathers every rank's per-trial numbers to rank 0 and works out IC1 and IC2 there. Collective. */
-static int gather_results(byz *b, node *nd, byz_results *res) {
-  int64_t T = b->trials, n = b->n, root = b->rank == 0;
-  int64_t *mine = malloc((size_t)(5 * T) * sizeof *mine), *all = NULL;
-  double *all_s = NULL;
-  memset(res, 0, sizeof *res);
-  if (!mine) return CS_ENOMEM;
-  for (int64_t t = 0; t < T; t++) {
-    mine[5 * t] = b->decision[t];
-    mine[5 * t + 1] = b->oral_sent[t];
-    mine[5 * t + 2] = b->mpi_sent[t];
-    mine[5 * t + 3] = b->bytes_sent[t];
-    mine[5 * t + 4] = b->rejected[t];
-  }
-  if (root) {
-    all = malloc((size_t)(5 * T * n) * sizeof *all);
-    all_s = malloc((size_t)(T * n) * sizeof *all_s);
-    res->T = T;
-    res->n = (int)n;
-    res->commander = malloc((size_t)T * sizeof *res->commander);
-    res->order = malloc((size_t)T);
-    res->decision = malloc((size_t)(T * n));
-    res->strategy = malloc((size_t)(T * n));
-    res->traitor = malloc((size_t)(T * n));
-    res->ic1 = malloc((size_t)T);
-    res->ic2 = malloc((size_t)T);
-    res->oral = calloc((size_t)T, sizeof *res->oral);
-    res->mpi = calloc((size_t)T, sizeof *res->mpi);
-    res->bytes = calloc((size_t)T, sizeof *res->bytes);
-    res->rejected = calloc((size_t)T, sizeof *res->rejected);
-    res->seconds = calloc((size_t)T, sizeof *res->seconds);
-    if (!all || !all_s || !res->commander || !res->order || !res->decision || !res->strategy || !res->traitor ||
-        !res->ic1 || !res->ic2 || !res->oral || !res->mpi || !res->bytes || !res->rejected || !res->seconds)
-      cs_fatal("gathering byz results", CS_ENOMEM);
-  }
-  int rc = node_gather_i64(nd, mine, (int)(5 * T), all);
-  if (!rc) rc = node_gather_f64(nd, b->seconds, (int)T, all_s);
-  free(mine);
-  if (rc || !root) {
-    free(all);
-    free(all_s);
-    return rc;
-  }
-  uint8_t *traitor = b->traitor;
-  for (int64_t t = 0; t < T; t++) {
-    byz_traitors_of_trial(b->cfg, t, traitor);
-    res->commander[t] = b->commander;
-    res->order[t] = (int8_t)b->cfg->order;
-    int loyal_value = -1, ic1 = 1, ic2 = 1;
-    for (int64_t r = 0; r < n; r++) {
-      const int64_t *row = all + 5 * (r * T + t);
-      int8_t d = (int8_t)row[0];
-      res->decision[t * n + r] = d;
-      res->traitor[t * n + r] = traitor[r];
-      res->strategy[t * n + r] = traitor[r] ? (int8_t)b->cfg->strategy_of[r] : -1;
-      res->oral[t] += row[1];
-      res->mpi[t] += row[2];
-      res->bytes[t] += row[3];
-      if (!traitor[r]) res->rejected[t] += row[4];
-      if (all_s[r * T + t] > res->seconds[t]) res->seconds[t] = all_s[r * T + t];
-      if (r == b->commander || traitor[r]) continue;
-      if (loyal_value < 0) loyal_value = d; /* IC1: every loyal lieutenant decides alike */
-      else if (d != loyal_value) ic1 = 0;
-      if (!traitor[b->commander] && d != b->cfg->order) ic2 = 0; /* IC2: they obey a loyal commander */
-    }
-    res->ic1[t] = (uint8_t)ic1;
-    res->ic2[t] = (uint8_t)ic2;
-  }
-  free(all);
-  free(all_s);
-  return 0;
-}
-
-static void print_results(const byz *b, const byz_results *res, double total_s) {
-  const cs_config *cfg = b->cfg;
-  int n = b->n, m = b->m;
-  int64_t T = res->T, closed = byz_closed_form(n, m);
-  printf("OM(%d) among %d generals: commander %d, order %s, wire %s, seed %" PRIu64 ", %" PRId64 " trial%s\n", m, n,
-         b->commander, value_name(cfg->order), cli_wire_name(cfg->wire), cfg->seed, T, T == 1 ? "" : "s");
-  int t_max = 0; /* the most traitors of any trial */
-  for (int64_t t = 0; t < T; t++) {
-    int count = 0;
-    for (int r = 0; r < n; r++) count += res->traitor[t * n + r];
-    if (count > t_max) t_max = count;
-  }
-  if (n < 3 * m + 1)
-    printf("WARNING: n = %d < 3m+1 = %d: OM(%d) cannot guarantee agreement with %d generals; this run shows what "
-           "happens.\n", n, 3 * m + 1, m, n);
-  if (t_max > m)
-    printf("WARNING: %d traitors > m = %d: OM(%d) tolerates at most %d; this run shows what happens.\n", t_max, m, m, m);
-  int64_t ic1 = 0, ic2 = 0, both = 0, oral = 0, mpi = 0, bytes = 0, rejected = 0;
-  for (int64_t t = 0; t < T; t++) {
-    ic1 += res->ic1[t];
-    ic2 += res->ic2[t];
-    both += res->ic1[t] && res->ic2[t];
-    oral += res->oral[t];
-    mpi += res->mpi[t];
-    bytes += res->bytes[t];
-    rejected += res->rejected[t];
-    if (T > 10 || cfg->quiet) continue;
-    printf("trial %" PRId64 ": traitors:", t);
-    int any = 0;
-    for (int r = 0; r < n; r++)
-      if (res->traitor[t * n + r]) {
-        printf(" %d (%s)", r, cli_strategy_name((byz_strategy)res->strategy[t * n + r]));
-        any = 1;
-      }
-    printf("%s\n", any ? "" : " none");
-    for (int r = 0; r < n; r++) {
-      int traitor = res->traitor[t * n + r];
-      if (r == b->commander)
-        printf("  general %3d  commander%s  orders %s\n", r, traitor ? " (traitor) " : "           ",
-               value_name(cfg->order));
-      else
-        printf("  general %3d  lieutenant%s decides %s\n", r, traitor ? " (traitor)" : "          ",
-               value_name(res->decision[t * n + r]));
-    }
-    printf("  IC1 (all loyal lieutenants agree): %s\n", res->ic1[t] ? "holds" : "VIOLATED");
-    if (res->traitor[t * n + b->commander])
-      printf("  IC2 (loyal lieutenants obey a loyal commander): holds (the commander is a traitor)\n");
-    else
-      printf("  IC2 (loyal lieutenants obey a loyal commander): %s\n", res->ic2[t] ? "holds" : "VIOLATED");
-    printf("  oral messages %" PRId64 " (closed form %" PRId64 "), MPI messages %" PRId64 ", %" PRId64
-           " bytes, rejected %" PRId64 ", %.6f s\n",
-           res->oral[t], closed, res->mpi[t], res->bytes[t], res->rejected[t], res->seconds[t]);
-  }
-  if (T > 1 || cfg->quiet) {
-    printf("summary: IC1 held in %" PRId64 " of %" PRId64 " trials, IC2 in %" PRId64 ", both in %" PRId64 "\n", ic1, T,
-           ic2, both);
-    printf("  oral messages %" PRId64 " (closed form %" PRId64 " per trial), MPI messages %" PRId64 ", %" PRId64
-           " bytes, rejected %" PRId64 "\n", oral, closed, mpi, bytes, rejected);
-  }
-  printf("  %.3f s in all, %.3g oral messages per second\n", total_s, total_s > 0 ? (double)oral / total_s : 0.0);
-}
-
-/* Message mode, traced: /byz_oral, one row per oral message with its path, gathered from every
- * general (rows in rank order, each rank's in send order). Collective. */
-static int write_oral_log(h5out *out, byz *b, node *nd) {
-  int width = ORAL_PATH + b->m + 1;
-  int64_t *all = NULL, total = 0, rows = 0;
-  CS_TRY(node_allreduce_i64(nd, &b->oral_rows, 1, &rows, 0));
-  CS_TRY(node_gatherv_i64(nd, b->oral_log, b->oral_rows * width, &all, &total));
-  int64_t *i64 = malloc((size_t)(rows ? rows : 1) * sizeof *i64);
-  int32_t *i32 = malloc((size_t)(rows ? rows : 1) * (size_t)(b->m + 1) * sizeof *i32);
-  int8_t *i8 = malloc((size_t)(rows ? rows : 1));
-  int rc = 0;
-  if (!i64 || !i32 || !i8) cs_fatal("writing /byz_oral", CS_ENOMEM);
-  const char *g = "/byz_oral";
-  static const struct {
-    const char *name;
-    h5out_type type;
-    int col;
-  } columns[] = {{"trial", H5OUT_I64, ORAL_TRIAL}, {"send_seq", H5OUT_I64, ORAL_SEND_SEQ}, {"round", H5OUT_I32, ORAL_ROUND},
-                 {"src", H5OUT_I32, ORAL_SRC},     {"dst", H5OUT_I32, ORAL_DST},            {"value", H5OUT_I8, ORAL_VALUE}};
-  for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++) {
-    void *buf = columns[c].type == H5OUT_I64 ? (void *)i64 : columns[c].type == H5OUT_I32 ? (void *)i32 : (void *)i8;
-    for (int64_t k = 0; all && k < rows; k++) {
-      int64_t v = all[k * width + columns[c].col];
-      if (columns[c].type == H5OUT_I64) i64[k] = v;
-      else if (columns[c].type == H5OUT_I32) i32[k] = (int32_t)v;
-      else i8[k] = (int8_t)v;
-    }
-    if ((rc = h5out_table(out, g, columns[c].name, columns[c].type, rows, 1, buf, NULL))) goto done;
-  }
-  for (int64_t k = 0; all && k < rows; k++)
-    for (int t = 0; t <= b->m; t++) i32[k * (b->m + 1) + t] = (int32_t)all[k * width + ORAL_PATH + t];
-  rc = h5out_table(out, g, "path", H5OUT_I32, rows, b->m + 1, i32, NULL);
-done:
-  free(all);
-  free(i64);
-  free(i32);
-  free(i8);
-  return rc;
-}
-
-static int write_results(h5out *out, const byz *b, const byz_results *res) {
-  const cs_config *cfg = b->cfg;
-  int64_t T = b->trials, n = b->n;
-  const char *g = "/byz";
-  CS_TRY(h5out_table(out, g, "commander", H5OUT_I32, T, 1, res->commander, NULL));
-  CS_TRY(h5out_table(out, g, "order", H5OUT_I8, T, 1, res->order, NULL));
-  CS_TRY(h5out_table(out, g, "traitor", H5OUT_U8, T, n, res->traitor, NULL));
-  CS_TRY(h5out_table(out, g, "decision", H5OUT_I8, T, n, res->decision, NULL));
-  CS_TRY(h5out_table(out, g, "strategy", H5OUT_I8, T, n, res->strategy, NULL));
-  CS_TRY(h5out_table(out, g, "ic1", H5OUT_U8, T, 1, res->ic1, NULL));
-  CS_TRY(h5out_table(out, g, "ic2", H5OUT_U8, T, 1, res->ic2, NULL));
-  CS_TRY(h5out_table(out, g, "oral_messages", H5OUT_I64, T, 1, res->oral, NULL));
-  CS_TRY(h5out_table(out, g, "mpi_messages", H5OUT_I64, T, 1, res->mpi, NULL));
-  CS_TRY(h5out_table(out, g, "bytes", H5OUT_I64, T, 1, res->bytes, NULL));
-  CS_TRY(h5out_table(out, g, "rejected", H5OUT_I64, T, 1, res->rejected, NULL));
-  CS_TRY(h5out_table(out, g, "seconds", H5OUT_F64, T, 1, res->seconds, "s"));
-  CS_TRY(h5out_attr_int(out, g, "m", b->m));
-  CS_TRY(h5out_attr_string(out, g, "wire", cli_wire_name(cfg->wire)));
-  CS_TRY(h5out_attr_int(out, g, "default_value", BYZ_RETREAT));
-  CS_TRY(h5out_attr_int(out, g, "closed_form", byz_closed_form(b->n, b->m)));
-  CS_TRY(h5out_attr_string(out, g, "values", "RETREAT=0,ATTACK=1"));
-  CS_TRY(h5out_attr_string(out, g, "strategy_codes", "loyal=-1,flip=0,split=1,random=2,silent=3,garbage=4"));
   return 0;
 }
 
@@ -915,17 +489,18 @@ static int byz_execute(cs_run *run, void *state) {
   b->trials = -minus_fewest;
   /* 4 */
   byz_results res;
-  if ((rc = gather_results(b, nd, &res))) cs_fatal("gathering results", rc);
+  if ((rc = byz_gather(nd, cfg, &b->rec, b->trials, &res))) cs_fatal("gathering results", rc);
   if (rank == 0) {
-    print_results(b, &res, total_s);
+    byz_print(cfg, &res, total_s);
     fflush(stdout);
   }
-  run_checked_write(write_results(run_out(run), b, &res), "writing /byz");
-  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE) run_checked_write(write_oral_log(run_out(run), b, nd), "writing /byz_oral");
+  run_checked_write(byz_write(run_out(run), cfg, &res), "writing /byz");
+  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE)
+    run_checked_write(byz_write_oral(run_out(run), nd, cfg, &b->rec), "writing /byz_oral");
   /* 5 */
   int64_t violated = 0, violated_all = 0;
   for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);
-  results_free(&res);
+  byz_results_free(&res);
   if ((rc = node_allreduce_i64(nd, &violated, 1, &violated_all, 1))) cs_fatal("sharing the verdict", rc);
   violated = violated_all;
   run_set_traitor(run, b->traitor_ever);
@@ -961,11 +536,9 @@ int byz_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
   /* 3. Totals and the IC1/IC2 verdict on rank 0. */
   byz_results res;
   memset(&res, 0, sizeof res);
-  if (node_agree_status(nd, rc) == 0) rc = gather_results(&b, nd, &res);
-  double all_s = my_s;
+  if (node_agree_status(nd, rc) == 0) rc = byz_gather(nd, cfg, &b.rec, b.trials, &res);
   int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
   if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
-  all_s = (double)slowest * 1e-9;
   if (!rc && node_rank(nd) == 0) {
     out->agreed = 1;
     for (int64_t t = 0; t < res.T; t++) {
@@ -974,9 +547,21 @@ int byz_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
       out->bytes += res.bytes[t];
       out->agreed &= res.ic1[t] && res.ic2[t];
     }
-    out->seconds = all_s;
+    out->seconds = (double)slowest * 1e-9;
+    out->first_seconds = out->warm_seconds = res.T > 0 ? res.seconds[0] : 0;
+    if (res.T > 1) { /* the median of trials 1..T−1 */
+      double *warm = res.seconds + 1;
+      int64_t k = res.T - 1;
+      for (int64_t i = 1; i < k; i++) /* insertion sort: a handful of trials */
+        for (int64_t j = i; j > 0 && warm[j - 1] > warm[j]; j--) {
+          double tmp = warm[j];
+          warm[j] = warm[j - 1];
+          warm[j - 1] = tmp;
+        }
+      out->warm_seconds = k % 2 ? warm[k / 2] : 0.5 * (warm[k / 2 - 1] + warm[k / 2]);
+    }
   }
-  results_free(&res);
+  byz_results_free(&res);
   byz_free(&b);
   return rc;
 }

@@ -7,16 +7,9 @@
 #include "consensus/cli.h"
 #include "consensus/run.h"
 
-/* Values of the EIG tree besides BYZ_RETREAT and BYZ_ATTACK: nothing (or garbage) arrived. */
-#define BYZ_ABSENT 0xFF
-
 /* Oral messages OM(m) sends among n generals when every general sends what it should:
  * Σ_{k=1}^{m+1} Π_{j=1}^{k} (n − j). Saturates at INT64_MAX. */
 int64_t byz_closed_form(int n, int m);
-
-/* Values in one level of a lieutenant's EIG tree: paths of k lieutenants (after the commander)
- * drawn from the n − 2 others, i.e. (n−2)!/(n−2−k)!. Saturates at INT64_MAX. */
-int64_t byz_level_size(int n, int k);
 
 /* Fills traitor[0..n) (1 = traitor) for one trial: the --traitors list, or -t K ranks drawn from
  * (seed, trial). Pure: every rank computes the same set. */
@@ -28,6 +21,8 @@ typedef struct byz_summary {
   int64_t mpi_messages;  /* MPI messages sent (data and round markers), all trials */
   int64_t bytes;         /* bytes of those MPI messages */
   double seconds;        /* wall seconds of the trials (the slowest rank's node_run) */
+  double first_seconds;  /* the first trial (the slowest rank's) */
+  double warm_seconds;   /* the median of the other trials (the first's with one trial) */
   int agreed;            /* 1 if IC1 and IC2 held in every trial */
 } byz_summary;
 

@@ -1,0 +1,56 @@
+/* What OM(m) runs leave behind: each general's per-trial record, gathered on rank 0, judged (IC1, IC2), printed and written to /byz and /byz_oral. */
+#ifndef CONSENSUS_BYZ_REPORT_H
+#define CONSENSUS_BYZ_REPORT_H
+
+#include <stdint.h>
+
+#include "consensus/cli.h"
+#include "consensus/h5out.h"
+#include "consensus/node.h"
+
+/* Columns of an oral-message row (message mode, traced), then the path: m + 1 ranks padded with −1. */
+enum { ORAL_TRIAL, ORAL_ROUND, ORAL_SRC, ORAL_DST, ORAL_VALUE, ORAL_SEND_SEQ, ORAL_PATH };
+
+/* One general's record of every trial, filled by the protocol. */
+typedef struct byz_record {
+  int64_t trials;
+  int8_t *decision;                              /* −1 for the commander */
+  int64_t *oral_sent, *mpi_sent, *bytes_sent, *rejected;
+  double *seconds;
+  int64_t *oral_log;                             /* rows of ORAL_PATH + m + 1 columns */
+  int64_t oral_rows, oral_cap;
+  int oral_width;
+} byz_record;
+
+int byz_record_init(byz_record *rec, int64_t trials, int m);
+void byz_record_free(byz_record *rec);
+
+/* Appends one oral-message row: trial, round, src, dst, value, the send event's seq, the path. */
+int byz_record_oral(byz_record *rec, const int64_t *fields, const int *path, int path_len);
+
+/* Every trial's results: T and n on every rank, the arrays on rank 0 of the run only. */
+typedef struct byz_results {
+  int64_t T;
+  int n;
+  int32_t *commander;
+  int8_t *order, *decision, *strategy; /* decision, strategy: T × n */
+  uint8_t *traitor, *ic1, *ic2;        /* traitor: T × n */
+  int64_t *oral, *mpi, *bytes, *rejected;
+  double *seconds;                     /* the slowest general's */
+} byz_results;
+
+/* Gathers every general's record of the first `trials` trials to rank 0 and judges IC1 and IC2
+ * there. Collective over nd. */
+int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t trials, byz_results *res);
+void byz_results_free(byz_results *res);
+
+/* Rank 0: the report on stdout. */
+void byz_print(const cs_config *cfg, const byz_results *res, double total_s);
+
+/* /byz from rank 0's results (every rank calls it: HDF5 is collective). */
+int byz_write(h5out *out, const cs_config *cfg, const byz_results *res);
+
+/* /byz_oral: every general's oral-message rows, in rank order. Collective. */
+int byz_write_oral(h5out *out, node *nd, const cs_config *cfg, const byz_record *rec);
+
+#endif

@@ -1,0 +1,298 @@
+/* OM(m)'s report: per-trial records gathered on rank 0, IC1 and IC2 judged there, printed, written to /byz and /byz_oral. */
+#include "consensus/byz_report.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consensus/cs_error.h"
+#include "consensus/proto_byz.h"
+
+int byz_record_init(byz_record *rec, int64_t trials, int m) {
+  memset(rec, 0, sizeof *rec);
+  size_t T = (size_t)(trials > 0 ? trials : 1);
+  rec->trials = trials;
+  rec->oral_width = ORAL_PATH + m + 1;
+  rec->decision = calloc(T, sizeof *rec->decision);
+  rec->oral_sent = calloc(T, sizeof *rec->oral_sent);
+  rec->mpi_sent = calloc(T, sizeof *rec->mpi_sent);
+  rec->bytes_sent = calloc(T, sizeof *rec->bytes_sent);
+  rec->rejected = calloc(T, sizeof *rec->rejected);
+  rec->seconds = calloc(T, sizeof *rec->seconds);
+  if (!rec->decision || !rec->oral_sent || !rec->mpi_sent || !rec->bytes_sent || !rec->rejected || !rec->seconds) {
+    byz_record_free(rec);
+    return CS_ENOMEM;
+  }
+  return 0;
+}
+
+void byz_record_free(byz_record *rec) {
+  free(rec->decision);
+  free(rec->oral_sent);
+  free(rec->mpi_sent);
+  free(rec->bytes_sent);
+  free(rec->rejected);
+  free(rec->seconds);
+  free(rec->oral_log);
+  memset(rec, 0, sizeof *rec);
+}
+
+int byz_record_oral(byz_record *rec, const int64_t *fields, const int *path, int path_len) {
+  int width = rec->oral_width;
+  if (rec->oral_rows == rec->oral_cap) {
+    int64_t cap = rec->oral_cap ? 2 * rec->oral_cap : 1024;
+    int64_t *p = realloc(rec->oral_log, (size_t)(cap * width) * sizeof *p);
+    if (!p) return CS_ENOMEM;
+    rec->oral_log = p;
+    rec->oral_cap = cap;
+  }
+  int64_t *row = rec->oral_log + rec->oral_rows++ * width;
+  memcpy(row, fields, ORAL_PATH * sizeof *row);
+  for (int t = ORAL_PATH; t < width; t++) row[t] = t - ORAL_PATH < path_len ? path[t - ORAL_PATH] : -1;
+  return 0;
+}
+
+void byz_results_free(byz_results *r) {
+  free(r->commander);
+  free(r->order);
+  free(r->decision);
+  free(r->strategy);
+  free(r->traitor);
+  free(r->ic1);
+  free(r->ic2);
+  free(r->oral);
+  free(r->mpi);
+  free(r->bytes);
+  free(r->rejected);
+  free(r->seconds);
+  memset(r, 0, sizeof *r);
+}
+
+/* The gather, in steps: 1. each general packs its five numbers per trial; 2. rank 0 receives
+ * every general's, and the seconds; 3. rank 0 recomputes each trial's traitors and judges
+ * IC1 (every loyal lieutenant decides alike) and IC2 (they obey a loyal commander). */
+enum { PACKED = 5 };
+
+int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t trials, byz_results *res) {
+  int64_t T = trials, n = cfg->n_ranks;
+  int root = node_rank(nd) == 0, commander = cfg->commander;
+  memset(res, 0, sizeof *res);
+  res->T = T; /* every rank: the file's tables have T rows on all of them */
+  res->n = (int)n;
+  int64_t *mine = malloc((size_t)(PACKED * (T ? T : 1)) * sizeof *mine), *all = NULL; /* 1 */
+  double *all_s = NULL;
+  if (!mine) return CS_ENOMEM;
+  for (int64_t t = 0; t < T; t++) {
+    int64_t *row = mine + PACKED * t;
+    row[0] = rec->decision[t];
+    row[1] = rec->oral_sent[t];
+    row[2] = rec->mpi_sent[t];
+    row[3] = rec->bytes_sent[t];
+    row[4] = rec->rejected[t];
+  }
+  if (root) {
+    size_t Tn = (size_t)(T * n > 0 ? T * n : 1), T1 = (size_t)(T > 0 ? T : 1);
+    all = malloc(PACKED * Tn * sizeof *all);
+    all_s = malloc(Tn * sizeof *all_s);
+    res->commander = malloc(T1 * sizeof *res->commander);
+    res->order = malloc(T1);
+    res->decision = malloc(Tn);
+    res->strategy = malloc(Tn);
+    res->traitor = malloc(Tn);
+    res->ic1 = malloc(T1);
+    res->ic2 = malloc(T1);
+    res->oral = calloc(T1, sizeof *res->oral);
+    res->mpi = calloc(T1, sizeof *res->mpi);
+    res->bytes = calloc(T1, sizeof *res->bytes);
+    res->rejected = calloc(T1, sizeof *res->rejected);
+    res->seconds = calloc(T1, sizeof *res->seconds);
+    if (!all || !all_s || !res->commander || !res->order || !res->decision || !res->strategy || !res->traitor ||
+        !res->ic1 || !res->ic2 || !res->oral || !res->mpi || !res->bytes || !res->rejected || !res->seconds)
+      cs_fatal("gathering byz results", CS_ENOMEM);
+  }
+  int rc = node_gather_i64(nd, mine, (int)(PACKED * T), all); /* 2 */
+  if (!rc) rc = node_gather_f64(nd, rec->seconds, (int)T, all_s);
+  free(mine);
+  if (rc || !root) {
+    free(all);
+    free(all_s);
+    return rc;
+  }
+  uint8_t *traitor = malloc((size_t)n); /* 3 */
+  if (!traitor) cs_fatal("gathering byz results", CS_ENOMEM);
+  for (int64_t t = 0; t < T; t++) {
+    byz_traitors_of_trial(cfg, t, traitor);
+    res->commander[t] = commander;
+    res->order[t] = (int8_t)cfg->order;
+    int loyal_value = -1, ic1 = 1, ic2 = 1;
+    for (int64_t r = 0; r < n; r++) {
+      const int64_t *row = all + PACKED * (r * T + t);
+      int8_t d = (int8_t)row[0];
+      res->decision[t * n + r] = d;
+      res->traitor[t * n + r] = traitor[r];
+      res->strategy[t * n + r] = traitor[r] ? (int8_t)cfg->strategy_of[r] : -1;
+      res->oral[t] += row[1];
+      res->mpi[t] += row[2];
+      res->bytes[t] += row[3];
+      if (!traitor[r]) res->rejected[t] += row[4];
+      if (all_s[r * T + t] > res->seconds[t]) res->seconds[t] = all_s[r * T + t];
+      if (r == commander || traitor[r]) continue;
+      if (loyal_value < 0) loyal_value = d;
+      else if (d != loyal_value) ic1 = 0;
+      if (!traitor[commander] && d != cfg->order) ic2 = 0;
+    }
+    res->ic1[t] = (uint8_t)ic1;
+    res->ic2[t] = (uint8_t)ic2;
+  }
+  free(traitor);
+  free(all);
+  free(all_s);
+  return 0;
+}
+
+static const char *value_name(int v) { return v == BYZ_ATTACK ? "ATTACK" : "RETREAT"; }
+
+void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
+  int n = cfg->n_ranks, m = cfg->m, commander = cfg->commander;
+  int64_t T = res->T, closed = byz_closed_form(n, m);
+  printf("OM(%d) among %d generals: commander %d, order %s, wire %s, seed %" PRIu64 ", %" PRId64 " trial%s\n", m, n,
+         commander, value_name(cfg->order), cli_wire_name(cfg->wire), cfg->seed, T, T == 1 ? "" : "s");
+  int t_max = 0; /* the most traitors of any trial */
+  for (int64_t t = 0; t < T; t++) {
+    int count = 0;
+    for (int r = 0; r < n; r++) count += res->traitor[t * n + r];
+    if (count > t_max) t_max = count;
+  }
+  if (n < 3 * m + 1)
+    printf("WARNING: n = %d < 3m+1 = %d: OM(%d) cannot guarantee agreement with %d generals; this run shows what "
+           "happens.\n", n, 3 * m + 1, m, n);
+  if (t_max > m)
+    printf("WARNING: %d traitors > m = %d: OM(%d) tolerates at most %d; this run shows what happens.\n", t_max, m, m, m);
+  int64_t ic1 = 0, ic2 = 0, both = 0, oral = 0, mpi = 0, bytes = 0, rejected = 0;
+  for (int64_t t = 0; t < T; t++) {
+    ic1 += res->ic1[t];
+    ic2 += res->ic2[t];
+    both += res->ic1[t] && res->ic2[t];
+    oral += res->oral[t];
+    mpi += res->mpi[t];
+    bytes += res->bytes[t];
+    rejected += res->rejected[t];
+    if (T > 10 || cfg->quiet) continue;
+    printf("trial %" PRId64 ": traitors:", t);
+    int any = 0;
+    for (int r = 0; r < n; r++)
+      if (res->traitor[t * n + r]) {
+        printf(" %d (%s)", r, cli_strategy_name((byz_strategy)res->strategy[t * n + r]));
+        any = 1;
+      }
+    printf("%s\n", any ? "" : " none");
+    for (int r = 0; r < n; r++) {
+      int traitor = res->traitor[t * n + r];
+      if (r == commander)
+        printf("  general %3d  commander%s  orders %s\n", r, traitor ? " (traitor) " : "           ",
+               value_name(cfg->order));
+      else
+        printf("  general %3d  lieutenant%s decides %s\n", r, traitor ? " (traitor)" : "          ",
+               value_name(res->decision[t * n + r]));
+    }
+    printf("  IC1 (all loyal lieutenants agree): %s\n", res->ic1[t] ? "holds" : "VIOLATED");
+    if (res->traitor[t * n + commander])
+      printf("  IC2 (loyal lieutenants obey a loyal commander): holds (the commander is a traitor)\n");
+    else
+      printf("  IC2 (loyal lieutenants obey a loyal commander): %s\n", res->ic2[t] ? "holds" : "VIOLATED");
+    printf("  oral messages %" PRId64 " (closed form %" PRId64 "), MPI messages %" PRId64 ", %" PRId64
+           " bytes, rejected %" PRId64 ", %.6f s\n",
+           res->oral[t], closed, res->mpi[t], res->bytes[t], res->rejected[t], res->seconds[t]);
+  }
+  if (T > 1 || cfg->quiet) {
+    printf("summary: IC1 held in %" PRId64 " of %" PRId64 " trials, IC2 in %" PRId64 ", both in %" PRId64 "\n", ic1, T,
+           ic2, both);
+    printf("  oral messages %" PRId64 " (closed form %" PRId64 " per trial), MPI messages %" PRId64 ", %" PRId64
+           " bytes, rejected %" PRId64 "\n", oral, closed, mpi, bytes, rejected);
+  }
+  printf("  %.3f s in all, %.3g oral messages per second\n", total_s, total_s > 0 ? (double)oral / total_s : 0.0);
+}
+
+/* ---- the file ------------------------------------------------------------------------------------ */
+
+/* One column of a table: every table of /byz and /byz_oral is written through write_columns. */
+typedef struct column {
+  const char *name;
+  h5out_type type;
+  int64_t width; /* values per row */
+  const void *data;
+  const char *unit;
+} column;
+
+static int write_columns(h5out *out, const char *group, int64_t rows, const column *cols, size_t k) {
+  for (size_t c = 0; c < k; c++)
+    CS_TRY(h5out_table(out, group, cols[c].name, cols[c].type, rows, cols[c].width, cols[c].data, cols[c].unit));
+  return 0;
+}
+
+/* "loyal=-1,flip=0,split=1,…" from the one table of strategy names (cli.c). */
+static void strategy_codes(char *buf, size_t cap) {
+  size_t used = (size_t)snprintf(buf, cap, "loyal=-1");
+  for (int s = 0; s < BYZ_STRATEGY_COUNT && used < cap; s++)
+    used += (size_t)snprintf(buf + used, cap - used, ",%s=%d", cli_strategy_name((byz_strategy)s), s);
+}
+
+int byz_write(h5out *out, const cs_config *cfg, const byz_results *res) {
+  int64_t T = res->T, n = cfg->n_ranks;
+  const char *g = "/byz";
+  const column cols[] = {
+      {"commander", H5OUT_I32, 1, res->commander, NULL}, {"order", H5OUT_I8, 1, res->order, NULL},
+      {"traitor", H5OUT_U8, n, res->traitor, NULL},      {"decision", H5OUT_I8, n, res->decision, NULL},
+      {"strategy", H5OUT_I8, n, res->strategy, NULL},    {"ic1", H5OUT_U8, 1, res->ic1, NULL},
+      {"ic2", H5OUT_U8, 1, res->ic2, NULL},              {"oral_messages", H5OUT_I64, 1, res->oral, NULL},
+      {"mpi_messages", H5OUT_I64, 1, res->mpi, NULL},    {"bytes", H5OUT_I64, 1, res->bytes, NULL},
+      {"rejected", H5OUT_I64, 1, res->rejected, NULL},   {"seconds", H5OUT_F64, 1, res->seconds, "s"}};
+  CS_TRY(write_columns(out, g, T, cols, sizeof cols / sizeof cols[0]));
+  char codes[256];
+  strategy_codes(codes, sizeof codes);
+  CS_TRY(h5out_attr_int(out, g, "m", cfg->m));
+  CS_TRY(h5out_attr_string(out, g, "wire", cli_wire_name(cfg->wire)));
+  CS_TRY(h5out_attr_int(out, g, "default_value", BYZ_RETREAT));
+  CS_TRY(h5out_attr_int(out, g, "closed_form", byz_closed_form(cfg->n_ranks, cfg->m)));
+  CS_TRY(h5out_attr_string(out, g, "values", "RETREAT=0,ATTACK=1"));
+  CS_TRY(h5out_attr_string(out, g, "strategy_codes", codes));
+  return 0;
+}
+
+int byz_write_oral(h5out *out, node *nd, const cs_config *cfg, const byz_record *rec) {
+  int width = rec->oral_width, m = cfg->m;
+  int64_t *all = NULL, total = 0, rows = 0;
+  CS_TRY(node_allreduce_i64(nd, &rec->oral_rows, 1, &rows, 0));
+  CS_TRY(node_gatherv_i64(nd, rec->oral_log, rec->oral_rows * width, &all, &total));
+  size_t R = (size_t)(rows ? rows : 1);
+  int64_t *trial = malloc(R * sizeof *trial), *seq = malloc(R * sizeof *seq);
+  int32_t *round = malloc(R * sizeof *round), *src = malloc(R * sizeof *src), *dst = malloc(R * sizeof *dst);
+  int32_t *path = malloc(R * (size_t)(m + 1) * sizeof *path);
+  int8_t *value = malloc(R);
+  if (!trial || !seq || !round || !src || !dst || !path || !value) cs_fatal("writing /byz_oral", CS_ENOMEM);
+  for (int64_t k = 0; all && k < rows; k++) { /* rank 0 has every row; the others write nothing */
+    const int64_t *row = all + k * width;
+    trial[k] = row[ORAL_TRIAL];
+    seq[k] = row[ORAL_SEND_SEQ];
+    round[k] = (int32_t)row[ORAL_ROUND];
+    src[k] = (int32_t)row[ORAL_SRC];
+    dst[k] = (int32_t)row[ORAL_DST];
+    value[k] = (int8_t)row[ORAL_VALUE];
+    for (int t = 0; t <= m; t++) path[k * (m + 1) + t] = (int32_t)row[ORAL_PATH + t];
+  }
+  const column cols[] = {{"trial", H5OUT_I64, 1, trial, NULL}, {"send_seq", H5OUT_I64, 1, seq, NULL},
+                         {"round", H5OUT_I32, 1, round, NULL}, {"src", H5OUT_I32, 1, src, NULL},
+                         {"dst", H5OUT_I32, 1, dst, NULL},     {"value", H5OUT_I8, 1, value, NULL},
+                         {"path", H5OUT_I32, m + 1, path, NULL}};
+  int rc = write_columns(out, "/byz_oral", rows, cols, sizeof cols / sizeof cols[0]);
+  free(all);
+  free(trial);
+  free(seq);
+  free(round);
+  free(src);
+  free(dst);
+  free(path);
+  free(value);
+  return rc;
+}
