@@ -13,6 +13,7 @@
 #include "consensus/cs_error.h"
 #include "consensus/mpienv.h"
 #include "consensus/node.h"
+#include "consensus/eig.h"
 #include "consensus/proto_byz.h"
 #include "consensus/run.h"
 #include "consensus/wire.h"
@@ -30,7 +31,7 @@ enum { BENCH_CLOCK_MAX = 64 }; /* codec ping-pong: clocks of 2, 4, ..., 64 entri
 static const char *const TEST_NAMES[BENCH_TEST_COUNT] = {
     "pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
     "rate_untraced", "tracing",        "h5_write",       "om_round",       "om_message",
-    "pool_reuse"};
+    "pool_reuse",    "om_floor"};
 
 const char *bench_test_name(bench_test t) { return (unsigned)t < BENCH_TEST_COUNT ? TEST_NAMES[t] : "unknown"; }
 
@@ -44,7 +45,8 @@ typedef struct bench_row {
   double runtime;     /* the runtime's figure: seconds (latency) or per second (rates) */
   double baseline;    /* the baseline's figure, same unit */
   double ratio;       /* latency: runtime / baseline; rates: runtime / baseline */
-  double seconds;     /* OM(m): wall seconds; others: 0 */
+  double seconds;     /* OM(m): wall seconds (round mode and floor: of a warm trial); h5_write: of the write; others: 0 */
+  double first_seconds; /* OM(m) and its floor: the first trial's wall seconds; others: -1 */
   int64_t peak_rss_kib; /* OM(m): the largest ru_maxrss of the ranks after the run; others: -1 */
 } bench_row;
 
@@ -116,6 +118,7 @@ static bench_row *add_row(bench *B, bench_test t, int n, int m, int64_t payload)
   r->m = m;
   r->payload = payload;
   r->peak_rss_kib = -1;
+  r->first_seconds = -1;
   return r;
 }
 
@@ -577,32 +580,112 @@ static int64_t peak_rss_kib(void) {
   return (int64_t)ru.ru_maxrss; /* Linux: KiB */
 }
 
-/* One OM(m) run of n generals (the first n ranks), no traitors, commander 0, one trial. */
+enum { OM_TRIALS = 4 }; /* round mode and floor: the first trial, then the median of 3 warm ones */
+
+
+/* OM(m)'s floor: the work of round mode done the simplest fast way, for each trial in steps:
+ *   1. round 0: rank 0 (the commander) sends its order, one byte, to every lieutenant;
+ *   2. round r = 1..m: every lieutenant posts a receive of P(n−3, r−1) bytes from each other
+ *      lieutenant straight into that peer's block of level r, sends that many bytes of its
+ *      level r − 1 to each (contiguous: the floor moves the bytes and does not choose them), and
+ *      waits for all;
+ *   3. the bottom-up strict majority, over a layout whose children are contiguous.
+ * A trial's time is the slowest rank's, as for OM(m); the first trial includes the first contact
+ * between every pair of ranks. Collective over sub. */
+static int om_floor(MPI_Comm sub, int n, int m, double *first_s, double *warm_s) {
+  int rank, rc = 0;
+  CS_MPI(MPI_Comm_rank(sub, &rank));
+  uint8_t *level[EIG_MAX_M + 1] = {0};
+  int64_t size[EIG_MAX_M + 1];
+  MPI_Request *req = malloc((size_t)(2 * n) * sizeof *req);
+  double secs[OM_TRIALS];
+  if (!req) return CS_ENOMEM;
+  for (int k = 0; k <= m; k++) {
+    size[k] = eig_level_size(n, k);
+    if (!(level[k] = malloc((size_t)(size[k] ? size[k] : 1)))) {
+      rc = CS_ENOMEM;
+      goto fail;
+    }
+    memset(level[k], BYZ_ATTACK, (size_t)size[k]);
+  }
+  CS_MPI_GOTO(MPI_Barrier(sub));
+  for (int trial = 0; trial < OM_TRIALS; trial++) {
+    double t0 = mono_s();
+    int nreq = 0;
+    if (rank == 0) { /* 1 */
+      uint8_t order = BYZ_ATTACK;
+      for (int p = 1; p < n; p++) CS_MPI_GOTO(MPI_Isend(&order, 1, MPI_BYTE, p, BENCH_TAG, sub, &req[nreq++]));
+      CS_MPI_GOTO(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    } else {
+      CS_MPI_GOTO(MPI_Recv(level[0], 1, MPI_BYTE, 0, BENCH_TAG, sub, MPI_STATUS_IGNORE));
+      for (int r = 1; r <= m; r++) { /* 2 */
+        int batch = (int)eig_batch_size(n, r);
+        nreq = 0;
+        for (int p = 1; p < n; p++) {
+          if (p == rank) continue;
+          int block = p - 1 - (p > rank);
+          CS_MPI_GOTO(MPI_Irecv(level[r] + (int64_t)block * batch, batch, MPI_BYTE, p, BENCH_TAG + r, sub,
+                                &req[nreq++]));
+        }
+        for (int p = 1; p < n; p++)
+          if (p != rank) CS_MPI_GOTO(MPI_Isend(level[r - 1], batch, MPI_BYTE, p, BENCH_TAG + r, sub, &req[nreq++]));
+        CS_MPI_GOTO(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+      }
+      for (int k = m - 1; k >= 0; k--) { /* 3 */
+        int fan = n - 2 - k;
+        const uint8_t *child = level[k + 1];
+        for (int64_t x = 0; x < size[k]; x++, child += fan) {
+          int attack = level[k][x] == BYZ_ATTACK;
+          for (int j = 0; j < fan; j++) attack += child[j];
+          level[k][x] = 2 * attack > 1 + fan ? BYZ_ATTACK : BYZ_RETREAT;
+        }
+      }
+    }
+    secs[trial] = mono_s() - t0;
+  }
+  double slowest[OM_TRIALS];
+  CS_MPI_GOTO(MPI_Allreduce(secs, slowest, OM_TRIALS, MPI_DOUBLE, MPI_MAX, sub));
+  *first_s = slowest[0];
+  *warm_s = median(slowest + 1, OM_TRIALS - 1);
+fail:
+  for (int k = 0; k <= m; k++) free(level[k]);
+  free(req);
+  return rc;
+}
+
+/* OM(m) among n generals (the first n ranks), no traitors, commander 0: OM_TRIALS trials in
+ * round mode, one in message mode. Round mode runs its floor first (om_floor, a row of its own)
+ * and takes the floor's warm trial as its baseline; message mode keeps raw MPI's all-to-all
+ * rate. */
 static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double raw_rate_n) {
+  /* the configuration comes from the command line's own parser and defaults, as a user would ask */
+  int trials = wire == BYZ_WIRE_ROUND ? OM_TRIALS : 1;
+  char m_text[16], trials_text[16], seed_text[32];
+  snprintf(m_text, sizeof m_text, "%d", m);
+  snprintf(trials_text, sizeof trials_text, "%d", trials);
+  snprintf(seed_text, sizeof seed_text, "%" PRIu64, B->cfg->seed);
+  char *argv[] = {"consensus", "byz", "-m", m_text, "--trials", trials_text, "--commander", "0", "--order", "attack",
+                  "--wire", (char *)cli_wire_name(wire), "--seed", seed_text, "--no-trace", "-q"};
   cs_config c;
-  memset(&c, 0, sizeof c);
-  c.command = CS_CMD_BYZ;
-  c.n_ranks = n;
-  c.seed = B->cfg->seed;
-  c.speedup = 1;
-  c.m = m;
-  c.commander = 0;
-  c.order = BYZ_ATTACK;
-  c.trials = 1;
-  c.traitor_count = 0;
-  c.wire = wire;
+  char err[256];
+  if (cli_parse((int)(sizeof argv / sizeof argv[0]), argv, n, &c, err, sizeof err) != 0) {
+    fprintf(stderr, "consensus bench: OM(%d) among %d: %s\n", m, n, err);
+    cli_free(&c);
+    return CS_EINVAL;
+  }
   int rc = 0;
   byz_summary s;
+  double floor_first = 0, floor_warm = 0;
   memset(&s, 0, sizeof s);
   if (sub != MPI_COMM_NULL) {
-    if (!(c.strategy_of = calloc((size_t)n, sizeof *c.strategy_of))) cs_fatal("bench OM(m)", CS_ENOMEM);
+    if (wire == BYZ_WIRE_ROUND) rc = om_floor(sub, n, m, &floor_first, &floor_warm);
     node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = 0};
     node *nd = NULL;
-    rc = node_create(sub, &opt, NULL, &nd);
+    if (!rc) rc = node_create(sub, &opt, NULL, &nd);
     if (!rc) rc = byz_run_trials(nd, &c, &s);
     node_destroy(nd);
-    free(c.strategy_of);
   }
+  cli_free(&c);
   CS_TRY(quiet_barrier(B->comm));
   rc = mpienv_agree(B->comm, rc);
   if (rc == CS_EUSAGE) { /* byz's size checks refuse it (EIG tree or batch too large): leave it out */
@@ -616,21 +699,36 @@ static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double ra
   CS_MPI(MPI_Allreduce(&mine, &peak, 1, MPI_INT64_T, MPI_MAX, B->comm));
   if (B->rank == 0) {
     if (!s.agreed) cs_fatal("bench OM(m): IC1/IC2 failed without traitors", CS_EPROTO);
+    int64_t oral = byz_closed_form(n, m);
+    if (s.oral_messages != oral * trials) cs_fatal("bench OM(m): oral messages differ from the closed form", CS_EPROTO);
+    if (wire == BYZ_WIRE_ROUND) {
+      bench_row *f = add_row(B, BENCH_OM_FLOOR, n, m, -1);
+      f->wire_bytes = s.bytes / trials;
+      f->raw_bytes = BENCH_RATE_PAYLOAD;
+      f->count = oral;
+      f->seconds = floor_warm;
+      f->first_seconds = floor_first;
+      f->peak_rss_kib = peak;
+      set_ratio(f, floor_warm > 0 ? (double)oral / floor_warm : 0, raw_rate_n);
+    }
     bench_row *r = add_row(B, wire == BYZ_WIRE_ROUND ? BENCH_OM_ROUND : BENCH_OM_MESSAGE, n, m, -1);
-    r->wire_bytes = s.bytes;
+    r->wire_bytes = s.bytes / trials;
     r->raw_bytes = BENCH_RATE_PAYLOAD;
-    r->count = s.oral_messages;
-    r->seconds = s.seconds;
+    r->count = oral;
+    r->seconds = s.warm_seconds;
+    r->first_seconds = s.first_seconds;
     r->peak_rss_kib = peak;
-    set_ratio(r, s.seconds > 0 ? (double)s.oral_messages / s.seconds : 0, raw_rate_n);
+    double runtime = s.warm_seconds > 0 ? (double)oral / s.warm_seconds : 0;
+    set_ratio(r, runtime, wire == BYZ_WIRE_ROUND ? (floor_warm > 0 ? (double)oral / floor_warm : 0) : raw_rate_n);
   }
   return 0;
 }
 
 /* The (n, m) table: n = 4, 8, 16, ... up to the ranks there are, and the number of ranks itself;
  * m = 1 .. min(5, n - 2); a run with more oral messages than --om-max-oral (round mode) or a
- * hundredth of it (message mode, one MPI message per oral message) is left out. The baseline is raw MPI's all-to-all rate on the same
- * n ranks, measured just before (median of BENCH_REPS). */
+ * hundredth of it (message mode, one MPI message per oral message) is left out. Round mode's
+ * baseline is its floor (om_floor); the floor's and message mode's is raw MPI's all-to-all rate
+ * on the same n ranks, measured just before (median of BENCH_REPS). */
 static int bench_om(bench *B) {
   int64_t cap = B->cfg->bench_om_max_oral;
   if (cap == 0) return 0;
@@ -666,11 +764,14 @@ static const char *baseline_name(int t) {
     case BENCH_TRACING: return "untraced runtime";
     case BENCH_POOL: return "buffers taken (ratio: share recycled)";
     case BENCH_H5_WRITE: return "MPI-IO, same bytes";
-    case BENCH_OM_ROUND:
+    case BENCH_OM_ROUND: return "om_floor: same bytes, raw MPI";
+    case BENCH_OM_FLOOR:
     case BENCH_OM_MESSAGE: return "raw MPI all-to-all";
     default: return "raw MPI";
   }
 }
+
+static int is_om(int t) { return t == BENCH_OM_ROUND || t == BENCH_OM_MESSAGE || t == BENCH_OM_FLOOR; }
 
 static void print_table(const bench *B) {
   const cs_config *cfg = B->cfg;
@@ -690,14 +791,17 @@ static void print_table(const bench *B) {
       snprintf(rt, sizeof rt, "%.3f us", r->runtime * 1e6);
       snprintf(base, sizeof base, "%.3f us", r->baseline * 1e6);
     } else {
-      int om = r->test == BENCH_OM_ROUND || r->test == BENCH_OM_MESSAGE;
-      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s" : om ? "om/s" : "msg/s";
+      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s" : is_om(r->test) ? "om/s" : "msg/s";
       snprintf(rt, sizeof rt, "%.3g %s", r->runtime, unit);
-      snprintf(base, sizeof base, "%.3g %s", r->baseline, r->test == BENCH_H5_WRITE ? "ev/s" : "msg/s");
+      snprintf(base, sizeof base, "%.3g %s", r->baseline,
+               r->test == BENCH_H5_WRITE ? "ev/s" : r->test == BENCH_OM_ROUND ? "om/s" : "msg/s");
     }
-    if (r->test == BENCH_OM_ROUND || r->test == BENCH_OM_MESSAGE)
+    if (r->test == BENCH_OM_MESSAGE)
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
                r->peak_rss_kib);
+    else if (r->test == BENCH_OM_ROUND || r->test == BENCH_OM_FLOOR)
+      snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s warm, %.3g s first, peak RSS %" PRId64 " KiB",
+               r->count, r->seconds, r->first_seconds, r->peak_rss_kib);
     else if (r->test == BENCH_H5_WRITE)
       snprintf(extra, sizeof extra, "; %" PRId64 " events in %.4f s", r->count, r->seconds);
     printf("%-15s %4d %2s %8s %10" PRId64 " %14s %14s %8.3g  %s%s\n", bench_test_name((bench_test)r->test), r->n, m,
@@ -712,7 +816,7 @@ static int write_table(const bench *B, h5out *out) {
   size_t R = (size_t)(rows ? rows : 1);
   int32_t *i32 = malloc(3 * R * sizeof *i32);
   int64_t *i64 = malloc(5 * R * sizeof *i64);
-  double *f64 = malloc(4 * R * sizeof *f64);
+  double *f64 = malloc(5 * R * sizeof *f64);
   if (!i32 || !i64 || !f64) cs_fatal("bench table", CS_ENOMEM);
   for (size_t k = 0; B->rank == 0 && k < (size_t)rows; k++) {
     const bench_row *r = &B->rows[k];
@@ -728,6 +832,7 @@ static int write_table(const bench *B, h5out *out) {
     f64[R + k] = r->baseline;
     f64[2 * R + k] = r->ratio;
     f64[3 * R + k] = r->seconds;
+    f64[4 * R + k] = r->first_seconds;
   }
   const char *g = "/bench";
   int rc = 0;
@@ -743,6 +848,7 @@ static int write_table(const bench *B, h5out *out) {
   if (!rc) rc = h5out_table(out, g, "baseline", H5OUT_F64, rows, 1, f64 + R, NULL);
   if (!rc) rc = h5out_table(out, g, "ratio", H5OUT_F64, rows, 1, f64 + 2 * R, NULL);
   if (!rc) rc = h5out_table(out, g, "seconds", H5OUT_F64, rows, 1, f64 + 3 * R, "s");
+  if (!rc) rc = h5out_table(out, g, "first_seconds", H5OUT_F64, rows, 1, f64 + 4 * R, "s");
   free(i32);
   free(i64);
   free(f64);
@@ -756,7 +862,7 @@ static int write_table(const bench *B, h5out *out) {
   CS_TRY(h5out_attr_string(out, g, "test_codes", names));
   CS_TRY(h5out_attr_string(out, g, "units",
                            "pingpong_*: one-way seconds; rate_*, tracing: messages/s; h5_write: events/s; "
-                           "om_*: oral messages/s; pool_reuse: runtime allocations per message, baseline "
+                           "om_*: oral messages/s (om_round's baseline: om_floor); pool_reuse: runtime allocations per message, baseline "
                            "buffers taken per message, ratio the share of buffers recycled"));
   CS_TRY(h5out_attr_int(out, g, "repetitions", BENCH_REPS));
   CS_TRY(h5out_attr_int(out, g, "iterations", B->cfg->bench_iterations));

@@ -9,7 +9,7 @@ import numpy as np
 import harness
 
 TESTS = ["pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
-         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse"]
+         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse", "om_floor"]
 
 
 from byz_reference import closed_form  # noqa: E402  (one definition of the closed form)
@@ -44,9 +44,10 @@ def expected_rows(np_, max_bytes, cap):
             ns.append(np_)
         for n in ns:
             for m in range(1, min(5, n - 2) + 1):
-                for wire, limit in (("om_round", cap), ("om_message", cap // 100)):
-                    if closed_form(n, m) <= limit:
-                        rows.append((wire, n, m, -1))
+                if closed_form(n, m) <= cap:  # round mode, after its floor
+                    rows += [("om_floor", n, m, -1), ("om_round", n, m, -1)]
+                if closed_form(n, m) <= cap // 100:
+                    rows.append(("om_message", n, m, -1))
     return rows
 
 
@@ -87,7 +88,7 @@ def check_run(np_, max_bytes, cap):
         codes = dict(kv.split("=") for kv in harness.attr_str(b.attrs["test_codes"]).split(","))
         names = {int(v): k for k, v in codes.items()}
         cols = {c: b[c][...] for c in ["test", "n", "m", "payload", "wire_bytes", "raw_bytes", "count", "runtime",
-                                       "baseline", "ratio", "seconds", "peak_rss"]}
+                                       "baseline", "ratio", "seconds", "first_seconds", "peak_rss"]}
         assert int(b.attrs["iterations"]) == 20
     keys = [(names[int(t)], int(n), int(m), int(p)) for t, n, m, p in
             zip(cols["test"], cols["n"], cols["m"], cols["payload"])]
@@ -100,7 +101,12 @@ def check_run(np_, max_bytes, cap):
             assert cols["raw_bytes"][k] == key[3], key
         if key[0].startswith("om_"):  # every oral message of OM(m), no traitors: the closed form
             assert cols["count"][k] == closed_form(key[1], key[2]), key
-            assert cols["peak_rss"][k] > 0 and cols["seconds"][k] > 0, key
+            assert cols["peak_rss"][k] > 0 and cols["seconds"][k] > 0 and cols["first_seconds"][k] > 0, key
+        else:
+            assert cols["first_seconds"][k] == -1, key
+        if key[0] == "om_round":  # its baseline is the floor's rate, the row just before
+            assert keys[k - 1] == ("om_floor",) + key[1:], key
+            assert cols["baseline"][k] == cols["runtime"][k - 1], key
 
 
 def test_table_complete_np4():

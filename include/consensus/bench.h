@@ -16,9 +16,10 @@ typedef enum bench_test {
   BENCH_RATE_UNTRACED, /* the same, tracing off */
   BENCH_TRACING,       /* tracing on versus off (baseline: the untraced runtime, not raw MPI) */
   BENCH_H5_WRITE,      /* trace rows written by h5out, events per second (baseline: MPI-IO, same bytes) */
-  BENCH_OM_ROUND,      /* OM(m), --wire round: oral messages per second */
+  BENCH_OM_ROUND,      /* OM(m), --wire round: oral messages per second (baseline: om_floor) */
   BENCH_OM_MESSAGE,    /* OM(m), --wire message: oral messages per second */
   BENCH_POOL,          /* untraced rate run: buffer allocations per message (goal 0) against buffers taken */
+  BENCH_OM_FLOOR,      /* OM(m) round mode's bytes moved with raw MPI plus the majority: oral messages per second */
   BENCH_TEST_COUNT
 } bench_test;
 
