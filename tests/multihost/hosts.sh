@@ -20,8 +20,9 @@
 # Any range already routed here is refused, so the bridge never shadows a real network.
 #
 # Exit status: COMMAND's; 77 if this cannot run here (not root, no namespaces), with the reason.
-# Runs are serialised by a lock (/run/lock/consensus-multihost.lock); what a killed run left
-# (our names only) is removed under the lock before anything is made.
+# Runs are serialised by a lock (/run/lock/consensus-multihost.lock). SIGINT, SIGTERM, SIGHUP,
+# a failing COMMAND and a failure here all end in one teardown (trap on EXIT). Only SIGKILL skips
+# it; what such a run left (our names only) is removed under the lock by the next run.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
@@ -30,6 +31,9 @@ PREFIX=csmh
 BRIDGE=$PREFIX-br
 NET=198.51.100
 LOCK=/run/lock/consensus-multihost.lock
+# the process group of the running COMMAND and its start time, for the next run if this one is
+# killed with SIGKILL (an mpirun whose daemons are all gone waits for them for ever)
+GROUP_FILE=/run/lock/consensus-multihost.group
 
 skip() { echo "multihost: SKIP: $*" >&2; exit 77; }
 die() { echo "multihost: $*" >&2; exit 1; }
@@ -49,10 +53,22 @@ HOSTS=${HOSTS# }
 DIR=""
 CHILD=""
 
-# Every namespace, link and process of ours, by name and by namespace membership only. Safe to
-# call more than once and on a half-built set.
+start_time() {  # PID: the kernel's start time of PID (pids are reused), or nothing
+  [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20
+}
+
+# Every namespace, link and process of ours: by name, by namespace membership, and the process
+# group recorded in GROUP_FILE if that process still is the one recorded. Safe to call more than
+# once and on a half-built set.
 teardown() {
-  local ns pids i
+  local ns pids i group started
+  if [ -s "$GROUP_FILE" ]; then
+    read -r group started <"$GROUP_FILE" || true
+    if [ -n "$group" ] && [ "$(start_time "$group" || true)" = "$started" ]; then
+      kill -KILL -- "-$group" 2>/dev/null || true
+    fi
+    rm -f "$GROUP_FILE"
+  fi
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-h[0-9]$" || true); do
     # the processes in our namespaces are ours (daemons and ranks Open MPI started there)
     for i in $(seq 1 50); do
@@ -73,10 +89,11 @@ teardown() {
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM HUP
-  if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
-    # COMMAND runs in its own process group (setsid): stop that group, which is everything it started
+  if [ -n "$CHILD" ] && kill -0 -- "-$CHILD" 2>/dev/null; then
+    # COMMAND runs in a process group of its own (setsid): stop what is left of that group (all
+    # it started, e.g. an mpirun it left running when it failed), politely first
     kill -TERM -- "-$CHILD" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$CHILD" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 50); do kill -0 -- "-$CHILD" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$CHILD" 2>/dev/null || true
   fi
   teardown
@@ -89,6 +106,7 @@ on_signal() {
 }
 
 # 1. One set of hosts at a time on this machine; what a killed run left is removed first.
+mkdir -p "$(dirname "$LOCK")"
 exec 9>"$LOCK"
 flock -w 1800 9 || die "another multihost run held $LOCK for 30 minutes"
 trap on_exit EXIT
@@ -137,12 +155,13 @@ export OMPI_MCA_oob_tcp_if_include="$NET.0/24"
 # a collective busy-polls and starves the peer it waits for (6-rank byz: 21-23 s instead of 1 s).
 export OMPI_MCA_mpi_yield_when_idle=1
 
-# 5. The command, in its own process group so that an interrupt stops all of it.
-setsid "$@" &
+# 5. The command, in its own process group so that an interrupt stops all of it, without the
+# lock (a process it leaves behind must not hold up the next run).
+setsid "$@" 9>&- &
 CHILD=$!
+echo "$CHILD $(start_time "$CHILD")" >"$GROUP_FILE"
 set +e
 wait "$CHILD"
 rc=$?
 set -e
-CHILD=""
 exit "$rc"
