@@ -43,7 +43,7 @@ K=$1
 shift
 [[ "$K" =~ ^[1-9]$ ]] || die "K must be 1..9, not '$K'"
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, veth and a bridge); run as root"
-for tool in ip nsenter unshare flock hostname; do
+for tool in ip nsenter unshare taskset flock hostname; do
   command -v "$tool" >/dev/null || skip "$tool is missing (Debian: iproute2, util-linux)"
 done
 
