@@ -149,6 +149,8 @@ def test_corruptions(runs, d):
          "/events/vc has shape (16, 2), expected (16, 3)"),
         ("column_length", rp, lambda f: replace(f["messages"], "bytes", np.zeros(3, np.int32)), "schema",
          "/messages columns differ in length"),
+        ("byz_shape", bm, lambda f: replace(f["byz"], "decision", np.zeros((3, 3), np.int8)), "schema",
+         "/byz decision: not one row per trial (3 trials of 4 ranks)"),
         # byz
         ("ic1", bm, lambda f: set_at(f["byz/ic1"], 1, 0), "byz", "ic1 differs from the decisions (/byz row 1)"),
         ("ic2", bm, lambda f: set_at(f["byz/ic2"], 2, 0), "byz", "ic2 differs"),

@@ -232,10 +232,13 @@ def test_help_and_bad_input():
     d = harness.tmpdir()
     path = replay(d)
     for name, needle in [("spacetime.py", "space-time"), ("hbgraph.py", "transitive reduction"),
-                         ("shiviz.py", "ShiViz"), ("clocks_plot.py", "drift"), ("byz_table.py", "agreement")]:
+                         ("shiviz.py", "ShiViz"), ("clocks_plot.py", "drift"), ("byz_table.py", "agreement"),
+                         ("viewer.py", "self-contained HTML"), ("collect.py", "sweep")]:
         pp.check_help(name, needle)
         if name == "byz_table.py":
             pp.check_bad_inputs(name, wrong_group_file=path, group="byz")
+        elif name == "collect.py":
+            continue  # its own refusals are in test_collect.py
         else:
             pp.check_bad_inputs(name)
     # an output directory that does not exist is one clear line too
