@@ -21,12 +21,13 @@ seconds), and each one that fails gets one line naming the property and the rows
   vector-clock   internal and send V = V_prev + e_i, receive V = max(V_prev, V_msg) + e_i; with
                  the rules above this makes V equal happens-before over program order and messages
   byz            IC1 and IC2 recomputed from /byz/decision, the order and the traitors; strategies
-                 only on traitors; the closed form; oral messages equal to it in every trial where
+                 only on traitors; /ranks/traitor = a traitor in some trial; the closed form; oral messages equal to it in every trial where
                  no traitor is silent or sends garbage and nothing was lost; /byz_oral (message
                  mode) has that many rows per trial, each one sent by its send event to its dst
   clocks         every /clocks column recomputed from /events (kinds, sends by kind, final
                  clock, largest jump, messages, undelivered, drift and drift_at in exact
-                 rational arithmetic, tick lateness, queue peak at least every sample)
+                 rational arithmetic, tick lateness, queue peak at least every sample), rates
+                 as in /ranks, and ceil(duration x rate) ticks in a finished run
 
 The last line per file is the verdict. With several files the exit status is the worst (2 over
 1 over 0).
@@ -327,6 +328,9 @@ def check_byz(rep, d, n):
     ic2 = traitor[np.arange(T), cmd] | np.all(~loyal | (decision == order[:, None]), axis=1)
     rep.where("byz", b["ic1"].astype(bool) != ic1, "ic1 differs from the decisions", "/byz")
     rep.where("byz", b["ic2"].astype(bool) != ic2, "ic2 differs from the decisions and the order", "/byz")
+    if "traitor" in d["ranks"]:
+        rep.where("byz", (d["ranks"]["traitor"] > 0) != np.any(traitor, axis=0),
+                  "traitor differs from the ranks that were traitors in some trial", "/ranks")
     strategy = b.get("strategy")
     if strategy is not None:
         strategy = strategy.astype(np.int64)
@@ -424,6 +428,19 @@ def check_clocks(rep, d, n):
         if v is None or col not in c:
             continue
         rep.where("clocks", c[col] != v, f"{col} differs from /events", "/clocks")
+    if "rank" in c:
+        rep.where("clocks", c["rank"] != np.arange(n), "rank is not 0..n-1 in order", "/clocks")
+    if "tick_rate" in c and "tick_rate" in d["ranks"]:
+        rep.where("clocks", c["tick_rate"] != d["ranks"]["tick_rate"], "tick_rate differs from /ranks", "/clocks")
+    # a run that finished has ceil(D * r) ticks per rank (a product within 1e-12 above a whole
+    # number counts as that number, as the runtime counts them)
+    root = d["attrs"]
+    if "ticks" in c and "tick_rate" in c and "duration" in a and root.get("complete") == 1 \
+            and not root.get("stopped_by_signal"):
+        x = float(a["duration"]) * c["tick_rate"].astype(float)
+        below = np.floor(x)
+        rep.where("clocks", c["ticks"] != np.where(x - below <= 1e-12 * x, below, below + 1),
+                  "ticks is not ceil(duration x tick_rate) in a finished run", "/clocks")
     if n == 2 and all(k in c for k in ("send_next", "send_second", "send_all")):
         rep.where("clocks", c["send_next"] + c["send_second"] + c["send_all"] != want["send_events"],
                   "send_next + send_second + send_all differs from the send events", "/clocks")

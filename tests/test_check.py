@@ -3,7 +3,9 @@ in many ways are each refused (exit 1) with the property and the rows that break
 are no run files are unreadable (exit 2)."""
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -53,7 +55,34 @@ def make_runs(d):
     run("clocks", 3, ["clocks", "--rates", "40,80,120", "--duration", "4", "--speedup", "2", "--flush-every", "0.2"])
     run("clocks2", 2, ["clocks", "--duration", "3", "--speedup", "3"])
     run("untraced", 3, ["clocks", "--duration", "2", "--speedup", "4", "--no-trace"])
+    runs["stopped"] = stopped_run(d)
     return runs
+
+
+def stopped_run(d):
+    """A clocks run stopped by SIGTERM to its ranks after 3 s (complete = 0): still valid."""
+    path = os.path.join(d, "stopped.h5")
+    cmd = [harness.MPIEXEC, harness.NP_FLAG, "3"] + harness.PREFLAGS + [
+        harness.BIN, "clocks", "--rates", "50", "--duration", "600", "-o", path, "-q"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=harness.mpi_env())
+    deadline = time.monotonic() + harness.timeout(60)
+    while not os.path.exists(path + ".partial") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)
+    ranks = []  # mpirun's children: the ranks this test started
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == p.pid:
+                    ranks.append(int(pid))
+        except OSError:
+            pass
+    for pid in ranks:
+        os.kill(pid, signal.SIGTERM)
+    _, err = p.communicate(timeout=harness.timeout(120))
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["complete"]) == 0 and int(f.attrs["stopped_by_signal"]) == 1, err
+    return path
 
 
 def corrupt(src, d, name, change):
@@ -183,6 +212,13 @@ def test_corruptions(runs, d):
     cases += [
         ("clocks_drift_at", ck, lambda f: set_at(f["clocks/drift_at"], 0, f["clocks/drift_at"][0] + 0.5), "clocks",
          "drift_at differs from /events (/clocks row 0)"),
+        ("clocks_rank", ck, lambda f: set_at(f["clocks/rank"], 2, 0), "clocks", "rank is not 0..n-1"),
+        ("clocks_rate", ck, lambda f: set_at(f["clocks/tick_rate"], 2, 7.0), "clocks", "tick_rate differs from /ranks"),
+        ("clocks_ticks_all", ck, lambda f: f["clocks"].attrs.modify("duration", 5.0), "clocks",
+         "ticks is not ceil(duration x tick_rate) in a finished run (/clocks rows 0, 1, 2)"),
+        ("ranks_traitor", bm, lambda f: set_at(f["ranks/traitor"], 1, 1), "byz", "traitor differs from the ranks "
+                                                                               "that were traitors in some trial "
+                                                                               "(/ranks row 1)"),
         ("clocks_max_queue", ck, lambda f: set_at(f["clocks/max_queue"], 0, -1), "clocks", "max_queue below"),
         ("clocks_interval", ck, lambda f: f["clocks"].attrs.modify("sample_interval", 0.5), "clocks",
          "sample_interval 0.5 is not max(duration/65535, 1/fastest rate)"),
