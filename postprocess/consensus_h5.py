@@ -341,7 +341,8 @@ def output_is_file(out, ext, n_runs):
         if d and not os.path.isdir(d):
             raise RunFileError(f"{out}: directory {d} does not exist")
         return True
-    raise RunFileError(f"-o {out}: '{suffix}' is not an output type here ({', '.join(ext)}, or a directory)")
+    raise RunFileError(f"-o {out}: '{suffix}' is not an output type here ({', '.join(ext)}, or a directory: "
+                       f"end it with / to make one of that name)")
 
 
 def output_for(out, run, ext, n_runs):
