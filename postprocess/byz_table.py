@@ -9,7 +9,8 @@ Writes into OUTDIR:
   agreement.csv  per (n, traitors): trials, agreed, rate;
   agreement.png  heat map of the agreement rate over n (columns) and traitors (rows), each
                  cell labelled with agreed/trials (a sweep of files fills the grid).
-The trials table is also printed.
+The trials table is also printed. -o OUT.csv writes the trials table alone, -o OUT.png (.pdf,
+.svg) the heat map alone; a file that -o did not name is never replaced without --force.
 
     byz_table.py results/byz-*.h5 -o byz/
 """
@@ -28,41 +29,47 @@ LETTER = {0: "R", 1: "A", -1: "-"}  # -1 on a lieutenant: no decision recorded
 
 
 def trials_table(run):
+    """One row per trial; the per-rank matrices become text columns row by row (no per-trial loop)."""
     byz = run.byz
-    rows = []
-    for t in range(len(byz.trials)):
-        tr = byz.trials.iloc[t]
-        traitors = np.flatnonzero(byz.traitor[t])
-        rows.append({
-            "run": run.name, "trial": t, "n": run.n_ranks, "m": byz.attrs.get("m", np.nan),
-            "commander": int(tr["commander"]),
-            "traitors": " ".join(str(r) for r in traitors) or "-",
-            "n_traitors": len(traitors),
-            "strategy": byz.strategy_text(t),
-            "order": ch.ORDER_NAMES.get(int(tr["order"]), str(int(tr["order"]))),
-            "decisions": " ".join("*" if r == int(tr["commander"]) else LETTER.get(int(d), "?")
-                                  for r, d in enumerate(byz.decision[t])),
-            "IC1": bool(tr["ic1"]), "IC2": bool(tr["ic2"]), "agree": bool(tr["ic1"]) and bool(tr["ic2"]),
-            "oral_messages": int(tr["oral_messages"]) if "oral_messages" in tr else np.nan,
-            "mpi_messages": int(tr["mpi_messages"]) if "mpi_messages" in tr else np.nan,
-            "bytes": int(tr["bytes"]) if "bytes" in tr else np.nan,
-        })
-    return pd.DataFrame(rows)
+    t = byz.trials.copy()
+    T = len(t)
+    cmd = t["commander"].to_numpy().astype(int)
+    letters = np.vectorize(lambda d: LETTER.get(int(d), "?"), otypes=[object])(byz.decision) if T else \
+        np.zeros((0, run.n_ranks), object)
+    if T:
+        letters[np.arange(T), cmd] = "*"
+    traitors = [np.flatnonzero(row) for row in byz.traitor]
+    out = pd.DataFrame({
+        "run": run.name, "trial": t["trial"], "n": run.n_ranks, "m": byz.attrs.get("m", np.nan), "commander": cmd,
+        "traitors": [" ".join(map(str, tr)) or "-" for tr in traitors],
+        "n_traitors": byz.traitor.astype(bool).sum(axis=1) if T else np.zeros(0, int),
+        "strategy": [byz.strategy_text(k) for k in range(T)],
+        "order": t["order"].map(lambda o: ch.ORDER_NAMES.get(int(o), str(int(o)))),
+        "decisions": [" ".join(row) for row in letters],
+        "IC1": t["ic1"].astype(bool), "IC2": t["ic2"].astype(bool)})
+    out["agree"] = out["IC1"] & out["IC2"]
+    for c in ("oral_messages", "mpi_messages", "bytes"):
+        out[c] = t[c] if c in t else np.nan
+    return out
+
+
+def agreement(table):
+    """Per (n, traitors): trials, agreed, rate (a group-by over the trials table)."""
+    agg = table.groupby(["n", "n_traitors"])["agree"].agg(trials="size", agreed="sum").reset_index()
+    agg["rate"] = agg["agreed"] / agg["trials"]
+    return agg
 
 
 def heat_map(agg, out):
-    ns = sorted(agg["n"].unique())
-    ks = sorted(agg["n_traitors"].unique())
-    grid = np.full((len(ks), len(ns)), np.nan)
-    text = {}
-    for _, a in agg.iterrows():
-        i, j = ks.index(a["n_traitors"]), ns.index(a["n"])
-        grid[i, j] = a["rate"]
-        text[i, j] = f"{int(a['agreed'])}/{int(a['trials'])}"
+    """The agreement rate over n (columns) and traitors (rows), from a pivot of agreement()."""
+    rate = agg.pivot(index="n_traitors", columns="n", values="rate").sort_index().sort_index(axis=1)
+    text = (agg["agreed"].astype(int).astype(str) + "/" + agg["trials"].astype(int).astype(str))
+    label = agg.assign(text=text).pivot(index="n_traitors", columns="n", values="text").reindex_like(rate)
+    ns, ks = list(rate.columns), list(rate.index)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(ns), 1.2 + 0.7 * len(ks)))
-    im = ax.imshow(grid, origin="lower", cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
-    for (i, j), s in text.items():
-        ax.text(j, i, s, ha="center", va="center", fontsize=8)
+    im = ax.imshow(rate.to_numpy(dtype=float), origin="lower", cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    for i, j in zip(*np.nonzero(label.notna().to_numpy())):
+        ax.text(j, i, label.iat[i, j], ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(ns)))
     ax.set_xticklabels([str(v) for v in ns])
     ax.set_yticks(range(len(ks)))
@@ -77,23 +84,37 @@ def heat_map(agg, out):
 
 
 def main():
-    ap = ch.script_parser(__doc__, "byz run files (need /byz)", "directory for the tables and heat map", "OUTDIR")
+    ap = ch.script_parser(__doc__, "byz run files (need /byz)",
+                          "a directory for the tables and the heat map; OUT.csv is the trials table alone, "
+                          "OUT.png/.pdf/.svg the heat map alone", "OUT")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("byz",)) for p in args.runs]
+    out = args.output
+    # 1. Where it goes: one file (the trials table or the heat map), or a directory of all three.
+    if not os.path.isdir(out) and out.lower().endswith(".csv"):
+        trials_csv, agreement_csv, png = out, None, None
+    elif ch.output_is_file(out, (".png", ".pdf", ".svg"), 1):
+        trials_csv, agreement_csv, png = None, None, out
+    else:
+        os.makedirs(out, exist_ok=True)
+        trials_csv, agreement_csv, png = (os.path.join(out, f) for f in ("trials.csv", "agreement.csv",
+                                                                        "agreement.png"))
+    d = os.path.dirname(out)
+    if d and not os.path.isdir(d):
+        raise ch.RunFileError(f"{out}: directory {d} does not exist")
+    ch.claim_outputs([p for p in (trials_csv, agreement_csv, png) if p], args.force, named=(out,))
+    # 2. The trials, the agreement per (n, traitors), the heat map.
     table = pd.concat([trials_table(r) for r in runs], ignore_index=True)
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "trials.csv")
-    table.to_csv(path, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.drop(columns=["n_traitors"]).to_string(index=False))
-    print(f"wrote {path}")
-    agg = (table.groupby(["n", "n_traitors"])["agree"].agg(trials="size", agreed="sum").reset_index())
-    agg["rate"] = agg["agreed"] / agg["trials"]
-    path = os.path.join(args.output, "agreement.csv")
-    agg.rename(columns={"n_traitors": "traitors"}).to_csv(path, index=False)
-    print(f"wrote {path}")
-    if len(agg):
-        png = os.path.join(args.output, "agreement.png")
+    if trials_csv:
+        table.to_csv(trials_csv, index=False)
+        print(f"wrote {trials_csv}")
+    agg = agreement(table)
+    if agreement_csv:
+        agg.rename(columns={"n_traitors": "traitors"}).to_csv(agreement_csv, index=False)
+        print(f"wrote {agreement_csv}")
+    if png and len(agg):
         heat_map(agg, png)
         print(f"wrote {png}")
     return 0

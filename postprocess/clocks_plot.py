@@ -15,10 +15,13 @@ with one row per rank:
     lag        largest final_lamport of the run - final_lamport: how far behind the leader it ends,
     max_queue  longest arrival queue (the runtime's peak from /ranks/max_queue, measured when a
                message arrives; the figure shows the length after each event, which can be lower).
-With several runs, OUT/summary.csv has one row per run (the course's five runs plus the
-variations side by side). The tables are also printed.
+OUT/summary.csv has one row per run (the course's five runs plus the variations side by
+side). The tables are also printed. With one run, -o c3.png (.pdf, .svg) writes that figure
+and nothing else; -o c3.csv writes that run's table (with several runs: the summary). A file
+that -o did not name is never replaced without --force.
 
     clocks_plot.py results/clocks-*.h5 -o figures/
+    clocks_plot.py results/clocks-1.h5 -o c3.png
 """
 import os
 
@@ -34,60 +37,55 @@ import pandas as pd  # noqa: E402
 import consensus_h5 as ch  # noqa: E402
 
 
+def by_rank(run):
+    """The events in each rank's local order, grouped by rank (pandas group-by)."""
+    return run.events.sort_values(["rank", "seq"]).groupby("rank", sort=True)
+
+
 def drift_from_events(run):
     """Per rank, the largest gap max_s L_s(t) - L_r(t) over the run, where L_r(t) is the Lamport
     clock of r's last event at or before model time t (0 before its first). The gaps only
-    change at event times, so evaluating there gives the exact maximum."""
+    change at event times, so evaluating there gives the exact maximum: a pivot of the clocks
+    over (event time, rank), carried forward in time."""
     ev = run.events
-    grid = np.unique(ev["model_time"].to_numpy())
-    clocks = np.zeros((run.n_ranks, len(grid)), np.int64)
-    for r in range(run.n_ranks):
-        mine = ev[ev["rank"] == r].sort_values("seq")
-        k = np.searchsorted(mine["model_time"].to_numpy(), grid, side="right") - 1
-        lam = mine["lamport"].to_numpy()
-        clocks[r] = np.where(k >= 0, lam[np.maximum(k, 0)] if len(lam) else 0, 0)
-    return (clocks.max(axis=0) - clocks).max(axis=1) if len(grid) else np.zeros(run.n_ranks, np.int64)
+    if len(ev) == 0:
+        return np.zeros(run.n_ranks, np.int64)
+    grid = (ev.pivot_table(index="model_time", columns="rank", values="lamport", aggfunc="max")
+            .reindex(columns=range(run.n_ranks)).ffill().fillna(0).astype(np.int64))
+    return grid.rsub(grid.max(axis=1), axis=0).max(axis=0).to_numpy()
 
 
 def rank_table(run):
     """One row per rank; from /events when the run was traced, else from /ranks (and /clocks)."""
-    rows = []
     ranks = run.ranks
+    n = run.n_ranks
     ev = run.events
     traced = ev is not None and len(ev) > 0
     extra = run.groups.get("clocks")
-    if extra is not None and len(extra) != run.n_ranks:
+    if extra is not None and len(extra) != n:
         extra = None
-    drift = drift_from_events(run) if traced else np.full(run.n_ranks, np.nan)
-    if extra is not None and "drift" in extra:
-        drift = extra["drift"].to_numpy()
-    for r in range(run.n_ranks):
-        row = {"rank": r, "tick_rate": float(ranks["tick_rate"][r]) if "tick_rate" in ranks else np.nan}
-        if traced:
-            mine = ev[ev["rank"] == r].sort_values("seq")
-            lam = mine["lamport"].to_numpy()
-            steps = np.diff(np.concatenate([[0], lam]))
-            row["events"] = len(mine)
-            row["final_lamport"] = int(lam[-1]) if len(lam) else 0
-            row["max_jump"] = int(steps.max()) if len(steps) else 0
-            row["jumps"] = int(np.sum(steps > 1))
-            row["max_queue"] = int(mine["queue_len"].max()) if len(mine) else 0
-            if "max_queue" in ranks:  # the runtime's peak, taken on arrival: >= any after-event sample
-                row["max_queue"] = max(row["max_queue"], int(ranks["max_queue"][r]))
-        else:
-            row["events"] = int(ranks["n_events"][r])
-            row["final_lamport"] = int(ranks["final_lamport"][r]) if "final_lamport" in ranks else np.nan
-            row["max_jump"] = np.nan
-            row["jumps"] = np.nan
-            row["max_queue"] = int(ranks["max_queue"][r]) if "max_queue" in ranks else np.nan
-            if extra is not None:
-                for c in ("max_jump", "jumps"):
-                    if c in extra:
-                        row[c] = int(extra[c][r])
-        row["drift"] = drift[r]
-        row["pushed"] = row["final_lamport"] - row["events"]
-        rows.append(row)
-    t = pd.DataFrame(rows)
+    t = pd.DataFrame({"rank": np.arange(n),
+                      "tick_rate": ranks["tick_rate"].astype(float) if "tick_rate" in ranks else np.nan})
+    if traced:
+        g = by_rank(run)
+        ordered = ev.sort_values(["rank", "seq"])
+        step = ordered["lamport"] - ordered.groupby("rank")["lamport"].shift(fill_value=0)
+        per = pd.DataFrame({"events": g.size(), "final_lamport": g["lamport"].last(),
+                            "max_jump": step.groupby(ordered["rank"]).max(),
+                            "jumps": (step > 1).groupby(ordered["rank"]).sum(),
+                            "max_queue": g["queue_len"].max()}).reindex(range(n), fill_value=0)
+        t = t.join(per, on="rank")
+        if "max_queue" in ranks:  # the runtime's peak, taken on arrival: >= any after-event sample
+            t["max_queue"] = np.maximum(t["max_queue"], ranks["max_queue"].to_numpy())
+    else:
+        t["events"] = ranks["n_events"].astype(int)
+        t["final_lamport"] = ranks["final_lamport"] if "final_lamport" in ranks else np.nan
+        for c in ("max_jump", "jumps"):
+            t[c] = extra[c].to_numpy() if extra is not None and c in extra else np.nan
+        t["max_queue"] = ranks["max_queue"] if "max_queue" in ranks else np.nan
+    t["drift"] = extra["drift"].to_numpy() if extra is not None and "drift" in extra else \
+        (drift_from_events(run) if traced else np.nan)
+    t["pushed"] = t["final_lamport"] - t["events"]
     t["lag"] = t["final_lamport"].max() - t["final_lamport"]
     return t[["rank", "tick_rate", "events", "final_lamport", "max_jump", "jumps", "drift", "pushed", "lag",
               "max_queue"]]
@@ -98,8 +96,7 @@ def plot(run, table, out):
     names = run.rank_names()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     colours = plt.get_cmap("tab10")
-    for r in range(run.n_ranks):
-        mine = ev[ev["rank"] == r].sort_values("seq")
+    for r, mine in by_rank(run):
         label = f"{names[r]} ({table['tick_rate'][r]:g} ticks/s)"
         c = colours(r % 10)
         top.step(mine["model_time"], mine["lamport"], where="post", color=c, label=label)
@@ -117,40 +114,63 @@ def plot(run, table, out):
     plt.close(fig)
 
 
+def summary_row(run, table):
+    traced = len(run.events) > 0
+    return {"run": run.name, "ranks": run.n_ranks, "rates": " ".join(f"{v:g}" for v in table["tick_rate"]),
+            "model_s": float(run.attrs.get("duration", run.events["model_time"].max() if traced else np.nan)),
+            "events": int(table["events"].sum()), "max_jump": table["max_jump"].max(),
+            "max_drift": table["drift"].max(), "max_lag": int(table["lag"].max()),
+            "max_queue": table["max_queue"].max()}
+
+
 def main():
-    ap = ch.script_parser(__doc__, "clocks run files", "directory for the figures and tables", "OUTDIR")
+    ap = ch.script_parser(__doc__, "clocks run files",
+                          "a directory for the figures and tables; with one run OUT.png/.pdf/.svg is the figure "
+                          "alone; OUT.csv is the table alone (one run: per rank; several: the summary)", "OUT")
     ap.add_argument("--format", choices=["png", "pdf", "svg"], default="png", help="figure format (default png)")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("ranks", "events")) for p in args.runs]
-    os.makedirs(args.output, exist_ok=True)
+    out = args.output
+    # 1. Where everything goes: OUT.csv, OUT.<figure> (one run), or a directory.
+    csv_only = not os.path.isdir(out) and out.lower().endswith(".csv")
+    figure_only = not csv_only and ch.output_is_file(out, (".png", ".pdf", ".svg"), len(runs))
+    if csv_only or figure_only:
+        d = os.path.dirname(out)
+        if d and not os.path.isdir(d):
+            raise ch.RunFileError(f"{out}: directory {d} does not exist")
+        plan = [(run, None, out if figure_only else None) for run in runs]
+        ch.claim_outputs([out], args.force, named=(out,))
+    else:
+        os.makedirs(out, exist_ok=True)
+        plan = [(run, os.path.join(out, run.name + ".csv"),
+                 os.path.join(out, run.name + "." + args.format) if len(run.events) else None) for run in runs]
+        ch.claim_outputs([p for _, c, f in plan for p in (c, f) if p] + [os.path.join(out, "summary.csv")],
+                         args.force)
+    # 2. Per run: the table (printed, and written unless OUT is one file), the figure.
     summary = []
-    for run in runs:
+    for run, csv, fig in plan:
         table = rank_table(run)
-        csv = os.path.join(args.output, run.name + ".csv")
-        table.to_csv(csv, index=False)
         print(f"== {run.path} ({run.n_ranks} ranks, speed-up {run.speedup:g})")
         print(table.to_string(index=False))
-        print(f"wrote {csv}")
-        traced = len(run.events) > 0
-        if traced:
-            png = os.path.join(args.output, run.name + "." + args.format)
-            plot(run, table, png)
-            print(f"wrote {png}")
-        else:
+        if csv_only and len(runs) == 1:
+            csv = out
+        if csv:
+            table.to_csv(csv, index=False)
+            print(f"wrote {csv}")
+        if fig:
+            plot(run, table, fig)
+            print(f"wrote {fig}")
+        elif not len(run.events):
             print(f"note: {run.path} has no events (--no-trace): table from /ranks, no figure")
-        summary.append({"run": run.name, "ranks": run.n_ranks,
-                        "rates": " ".join(f"{v:g}" for v in table["tick_rate"]),
-                        "model_s": float(run.attrs.get("duration", run.events["model_time"].max() if traced
-                                                       else np.nan)),
-                        "events": int(table["events"].sum()),
-                        "max_jump": table["max_jump"].max(), "max_drift": table["drift"].max(),
-                        "max_lag": int(table["lag"].max()), "max_queue": table["max_queue"].max()})
+        summary.append(summary_row(run, table))
+    # 3. The summary across runs.
     s = pd.DataFrame(summary)
-    path = os.path.join(args.output, "summary.csv")
-    s.to_csv(path, index=False)
     print("== summary")
     print(s.to_string(index=False))
-    print(f"wrote {path}")
+    path = out if csv_only and len(runs) > 1 else None if csv_only or figure_only else os.path.join(out, "summary.csv")
+    if path:
+        s.to_csv(path, index=False)
+        print(f"wrote {path}")
     return 0
 
 

@@ -7,7 +7,7 @@ reads. Typical use:
     run = ch.open_run("results/replay.h5", need=("events", "messages"))
     run.events            # DataFrame: rank seq kind time lamport peer queue_len model_time
     run.vc                # int64 array [E, n_ranks], row i = vector clock of event i
-    run.messages          # DataFrame: src dst send_event recv_event arrive_time bytes
+    run.messages          # DataFrame: src dst send_event recv_event arrive_time bytes (+ fate if present)
     run.ranks             # DataFrame: rank hostname tick_rate traitor n_events (+ extras)
     run.byz               # ByzTrials or None (trials DataFrame + traitor/decision matrices)
     ch.happens_before(run.vc[i], run.vc[j])
@@ -205,7 +205,13 @@ def open_run(path, need=()):
             run.events = pd.DataFrame(ev)
             run.events["model_time"] = run.events["time"] * run.speedup
         if "messages" in f:
-            run.messages = pd.DataFrame(_columns(f, path, "messages", MESSAGE_COLUMNS, True))
+            # fate (faults: 0 delivered, 1 undelivered, 2 dropped, 3 partition, 4 crashed, 5 duplicate)
+            # is read when the file has it; no file needs it
+            run.messages = pd.DataFrame(_columns(f, path, "messages", MESSAGE_COLUMNS + ["fate"], False))
+            missing = [c for c in MESSAGE_COLUMNS if c not in run.messages]
+            if missing:
+                raise RunFileError(f"{path}: /messages/{missing[0]} is missing (not a format_version "
+                                   f"{FORMAT_VERSION} run file?)")
         if "byz" in f:
             run.byz = _read_byz(f, path, run.n_ranks)
         for name in f:
@@ -234,40 +240,10 @@ def _read_byz(f, path, n):
             raise RunFileError(f"{path}: /byz/{c} is missing")
     traitor = g["traitor"][...].astype(np.uint8).reshape(T, n)
     decision = g["decision"][...].astype(np.int8).reshape(T, n)
-    strategy = None
-    # the strategy is read defensively: a per-(trial, rank) code matrix, a per-trial code
-    # column, or a string attribute ("flip" or "2:flip,5:silent")
-    if "strategy" in g and isinstance(g["strategy"], h5py.Dataset):
-        s = g["strategy"][...]
-        if s.dtype.kind in "iu":
-            s = s.astype(np.int8)
-            if s.shape == (T, n):
-                strategy = s
-            elif s.shape == (T,):
-                strategy = np.where(traitor > 0, s[:, None], -1).astype(np.int8)
-        elif s.dtype.kind in "SO" and s.shape == (T,):
-            strategy = np.stack([_strategy_from_text(_text(x), traitor[t], n) for t, x in enumerate(s)]) \
-                if T else np.zeros((0, n), np.int8)
-    elif isinstance(attrs.get("strategy"), str):
-        strategy = np.stack([_strategy_from_text(attrs["strategy"], traitor[t], n) for t in range(T)]) \
-            if T else np.zeros((0, n), np.int8)
+    # the writer's strategy matrix: int8 [T, n], -1 for a loyal general (absent in older files)
+    strategy = g["strategy"][...].astype(np.int8).reshape(T, n) if "strategy" in g else None
     trials = pd.DataFrame({"trial": np.arange(T), **cols})
     return ByzTrials(trials, traitor, decision, strategy, attrs)
-
-
-def _strategy_from_text(text, traitor_row, n):
-    """'flip' → that code for every traitor; '2:flip,5:silent' → per rank; loyal ranks -1."""
-    codes = {v: k for k, v in STRATEGY_NAMES.items()}
-    row = np.full(n, -1, np.int8)
-    text = text.strip()
-    if ":" in text:
-        for part in text.split(","):
-            r, _, s = part.partition(":")
-            if r.strip().isdigit() and 0 <= int(r) < n:
-                row[int(r)] = codes.get(s.strip(), -1)
-    else:
-        row[np.asarray(traitor_row) > 0] = codes.get(text, -1)
-    return row
 
 
 # --- happens-before from vector clocks ------------------------------------------------------
@@ -337,27 +313,64 @@ def hb_edges(run, reduce=True):
 # --- per-rank series ------------------------------------------------------------------------
 
 def rank_series(run, column, x="model_time"):
-    """{rank: DataFrame with columns x and column}, each in the rank's local order."""
-    out = {}
-    ev = run.events
-    for r in range(run.n_ranks):
-        sel = ev[ev["rank"] == r].sort_values("seq")
-        out[r] = sel[[x, column]].reset_index(drop=True)
-    return out
+    """{rank: DataFrame with columns x and column}, each in the rank's local order (every rank of
+    the run, empty for a rank without events)."""
+    ev = run.events.sort_values(["rank", "seq"])
+    out = {r: g[[x, column]].reset_index(drop=True) for r, g in ev.groupby("rank")}
+    empty = pd.DataFrame({x: pd.Series(dtype=float), column: pd.Series(dtype=ev[column].dtype)})
+    return {r: out.get(r, empty) for r in range(run.n_ranks)}
 
 
 # --- command-line helpers shared by the scripts ---------------------------------------------
 
-def output_for(out, run, ext, n_runs):
-    """Where one run's output goes: OUT itself when there is one run and OUT ends in one of
-    the accepted extensions (ext: a tuple, first = default), else OUT/<run name><ext[0]>."""
-    if n_runs == 1 and out.lower().endswith(tuple(ext)):
+def output_is_file(out, ext, n_runs):
+    """Whether -o OUT names the output file itself (True) or a directory that gets one file per
+    run (False). OUT is the file when one run is given and OUT ends in one of ext (case-insensitive)
+    and is not an existing directory. Any other OUT with an extension is refused rather than made
+    into a directory of that name (clocks_plot.py run.h5 -o c3.png once made a directory c3.png):
+    with several runs it must be a directory, and an unknown extension is a mistake."""
+    if os.path.isdir(out):
+        return False
+    suffix = os.path.splitext(out.rstrip("/"))[1].lower()
+    if out.endswith("/") or not suffix:
+        return False
+    if suffix in ext:
+        if n_runs != 1:
+            raise RunFileError(f"-o {out}: {n_runs} runs need a directory (one file per run), not a {suffix} file")
         d = os.path.dirname(out)
         if d and not os.path.isdir(d):
             raise RunFileError(f"{out}: directory {d} does not exist")
+        return True
+    raise RunFileError(f"-o {out}: '{suffix}' is not an output type here ({', '.join(ext)}, or a directory: "
+                       f"end it with / to make one of that name)")
+
+
+def output_for(out, run, ext, n_runs):
+    """Where one run's output goes: OUT itself when output_is_file, else OUT/<run name><ext[0]>
+    (the directory is made if missing)."""
+    if output_is_file(out, ext, n_runs):
         return out
     os.makedirs(out, exist_ok=True)
     return os.path.join(out, run.name + ext[0])
+
+
+def claim_outputs(paths, force, named=()):
+    """Checks, before anything is written, that every output may be written: a path the user named
+    with -o (in named) may be replaced when it is a regular file; any other existing path (a file
+    per run in a directory, a rendered image, a summary) only with --force, and only a regular
+    file. Two outputs with one name are refused. Raises RunFileError with one line."""
+    seen = set()
+    for p in paths:
+        real = os.path.realpath(p)
+        if real in seen:
+            raise RunFileError(f"{p}: two outputs would have this name (runs with the same file name?)")
+        seen.add(real)
+        if not os.path.lexists(p):
+            continue
+        if os.path.islink(p) or not os.path.isfile(p):
+            raise RunFileError(f"{p}: exists and is not a regular file; not replaced")
+        if p not in named and not force:
+            raise RunFileError(f"{p}: exists and was not named by -o; --force replaces it")
 
 
 def cli_main(main):
@@ -384,4 +397,6 @@ def script_parser(doc, runs_help, output_help, output_metavar="OUT"):
                                  epilog="\n\n".join(doc.split("\n\n")[1:]))
     ap.add_argument("runs", nargs="+", metavar="RUN.h5", help=runs_help)
     ap.add_argument("-o", "--output", required=True, metavar=output_metavar, help=output_help)
+    ap.add_argument("--force", action="store_true",
+                    help="replace existing files that -o did not name itself (files in a directory, renders)")
     return ap

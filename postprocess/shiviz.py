@@ -57,9 +57,10 @@ def main():
     ap = ch.script_parser(__doc__, "run files (need /events)", "OUT.log for one run, else a directory that gets RUN.log per run", "OUT")
     args = ap.parse_args()
     runs = [ch.open_run(p, need=("events",)) for p in args.runs]
-    for run in runs:
+    paths = [ch.output_for(args.output, run, (".log", ".txt"), len(runs)) for run in runs]
+    ch.claim_outputs(paths, args.force, named=(args.output,))
+    for run, path in zip(runs, paths):
         lines = shiviz_lines(run)
-        path = ch.output_for(args.output, run, (".log", ".txt"), len(runs))
         with open(path, "w") as f:
             f.write(REGEX + "\n\n" + "\n".join(lines) + "\n")
         print(f"wrote {path} ({len(lines) // 2} events)")

@@ -131,8 +131,9 @@ def main():
             raise ch.RunFileError(f"--window: '{args.window}' is not LO:HI") from None
         window = (lo, hi)
     runs = [ch.open_run(p, need=("events", "messages")) for p in args.runs]
-    for run in runs:
-        path = ch.output_for(args.output, run, (".png", ".pdf", ".svg"), len(runs))
+    paths = [ch.output_for(args.output, run, (".png", ".pdf", ".svg"), len(runs)) for run in runs]
+    ch.claim_outputs(paths, args.force, named=(args.output,))
+    for run, path in zip(runs, paths):
         drawn = draw(run, path, x_axis=args.x, vc_labels=args.vc, trial=args.trial, window=window)
         print(f"wrote {path} ({drawn['events']} events, {drawn['arrows']} messages, "
               f"{drawn['undelivered']} undelivered)")

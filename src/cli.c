@@ -19,7 +19,7 @@ typedef enum opt_id {
   OPT_HELP, OPT_VERSION, OPT_OUTPUT, OPT_FORCE, OPT_SEED, OPT_NO_TRACE, OPT_QUIET, OPT_SHOW_H5,
   OPT_SPEEDUP, OPT_RATES, OPT_FLUSH, OPT_DURATION, OPT_P_INTERNAL, OPT_PRESET, OPT_M, OPT_COMMANDER,
   OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_EXPECT, OPT_ITERATIONS,
-  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_HOSTILE, OPT_COUNT
+  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_HOSTILE, OPT_PROGRESS, OPT_COUNT
 } opt_id;
 
 typedef struct opt_spec {
@@ -38,6 +38,7 @@ static const opt_spec OPTIONS[] = {
     {OPT_SEED, "--seed", NULL, 1, ALL_CMDS},
     {OPT_NO_TRACE, "--no-trace", NULL, 0, RUN_CMDS},
     {OPT_QUIET, "--quiet", "-q", 0, ALL_CMDS},
+    {OPT_PROGRESS, "--progress", NULL, 0, RUN_CMDS},
     {OPT_SHOW_H5, "--show-h5-errors", NULL, 0, ALL_CMDS},
     {OPT_SPEEDUP, "--speedup", NULL, 1, RUN_CMDS},
     {OPT_RATES, "--rates", NULL, 1, RUN_CMDS},
@@ -430,6 +431,7 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     }
     case OPT_NO_TRACE: cfg->trace = 0; return 0;
     case OPT_QUIET: cfg->quiet = 1; return 0;
+    case OPT_PROGRESS: cfg->progress = 1; return 0;
     case OPT_SHOW_H5: cfg->show_h5_errors = 1; return 0;
     case OPT_SPEEDUP:
       CS_TRY(parse_real(p, name, v, &cfg->speedup));
@@ -808,6 +810,8 @@ static const char HELP_RUNTIME[] =
     "      --speedup S     model seconds per wall second (default 1), in [1e-6, 1e9]; the slowest\n"
     "                      rank must tick at least once a day (1/(rate*S) <= 86400 s)\n"
     "      --no-trace      record no events or messages (the summary and /ranks are still written)\n"
+    "      --progress      rank 0's progress line on stderr even when it is not a terminal (a line\n"
+    "                      every 10 s); on a terminal it is shown anyway, unless -q\n"
     "      --flush-every SEC  write the trace to the file every SEC wall seconds (default: at the end;\n"
     "                      clocks: 1), 0 or >= 0.001; bounds memory and what a crash can lose\n"
     "Numbers may be written 0.001, 1e-3, 1000 or 1e3 wherever a number is asked for.\n";

@@ -99,6 +99,7 @@ struct node {
   int64_t late_top_n, late_top_cap, late_count;
   double tick_s;         /* the time of the tick being made (when in_tick): the time of its events */
   int in_tick;
+  double next_progress_s; /* when the progress callback is due next */
 };
 
 static void on_signal(int sig) { stop_signal = sig; }
@@ -925,6 +926,17 @@ static int shutdown_exchange(node *nd) {
   return 0;
 }
 
+/* Tells the progress callback where this rank is, when it is due (or finished). */
+static void report_progress(node *nd, int finished) {
+  double now = node_now_s(nd);
+  if (!finished && now < nd->next_progress_s) return;
+  nd->next_progress_s = now + nd->opt.progress_every_s;
+  node_progress p = {.wall_s = now, .model_s = now * nd->opt.speedup, .duration_s = nd->opt.duration_s,
+                     .speedup = nd->opt.speedup, .events = nd->next_seq, .sent = nd->stats.data_sent,
+                     .received = nd->stats.received, .finished = finished};
+  nd->opt.progress(nd->opt.progress_ctx, &p);
+}
+
 /* The number of ticks of a throttled run with a duration: tick k exists iff its model time k/r
  * is before the end D, so there are ceil(D*r). Counted in model units: comparing the wall
  * deadline k*P with D/speedup rounds the two sides differently and could add a tick (D = 5,
@@ -962,6 +974,7 @@ int node_run(node *nd, const node_protocol *proto) {
       CS_TRY(announce_stop(nd));
       break;
     }
+    if (o->progress && (period > 0 || (k & 1023) == 0)) report_progress(nd, 0);
     if (o->duration_s <= 0 && proto->is_finished && proto->is_finished(proto->state, nd)) break; /* 2 */
     if (period > 0) { /* 3 */
       double deadline = (double)k * period;
@@ -1002,6 +1015,7 @@ int node_run(node *nd, const node_protocol *proto) {
    * its ticks pushes no epoch forward, so a late peer still writes a block per epoch of its
    * own; once no rank ticks, the rest is one block. After a stop the first block carries the
    * stop flag, so it is the last for everyone. */
+  if (o->progress) report_progress(nd, 1);
   while (nd->phase != NODE_STOP_AGREED && nd->epochs_done < nd->epochs_total) CS_TRY(flush_epoch(nd, -1));
   /* (a failed block ends the run like an agreed stop: h5out agreed on it, so every rank is here) */
   CS_TRY(shutdown_exchange(nd));

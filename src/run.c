@@ -16,6 +16,20 @@ struct run_world {
   int rank, size;
 };
 
+/* Rank 0's progress line (see progress_wanted). */
+typedef struct run_progress {
+  const char *command; /* "clocks" */
+  int terminal;        /* stderr is a terminal: one line, updated in place */
+  int shown;           /* something was printed */
+  double last_s;       /* wall time of the last line printed */
+} run_progress;
+
+/* The first line comes after this many wall seconds (a short run shows none), then one every
+ * PROGRESS_EVERY_S on a terminal or PROGRESS_LOG_EVERY_S in a file or pipe. */
+#define PROGRESS_AFTER_S 2.0
+#define PROGRESS_EVERY_S 0.5
+#define PROGRESS_LOG_EVERY_S 10.0
+
 struct cs_run {
   const cs_config *cfg;
   MPI_Comm comm;
@@ -24,6 +38,7 @@ struct cs_run {
   node *nd;
   double tick_rate_hz; /* this rank's rate, for /ranks */
   int traitor;
+  run_progress progress;
 };
 
 int run_world_init(int *argc, char ***argv, run_world **world, int *rank, int *size) {
@@ -69,6 +84,50 @@ int run_checked_write(int rc, const char *what) {
   return rc;
 }
 
+/* 1 if the user sees rank 0's stderr on a terminal: its own stderr is one, or (under mpirun,
+ * which hands its ranks a pipe for stderr and prints what comes through on its own) the stderr of
+ * the process that started this one is. Linux: read from /proc; elsewhere only isatty. */
+static int stderr_is_terminal(void) {
+  if (isatty(STDERR_FILENO)) return 1;
+  char link[64], target[256];
+  snprintf(link, sizeof link, "/proc/%ld/fd/2", (long)getppid());
+  ssize_t len = readlink(link, target, sizeof target - 1);
+  if (len <= 0) return 0;
+  target[len] = '\0';
+  return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
+}
+
+/* Prints rank 0's progress line on stderr:
+ *   1. nothing in the first PROGRESS_AFTER_S wall seconds (a short run stays as it was);
+ *   2. on a terminal, one line rewritten in place ("\r", erase to the end) at every call, and
+ *      erased when the loop ends, so the summary that follows starts on a clean line;
+ *   3. elsewhere (--progress), a whole line every PROGRESS_LOG_EVERY_S and a last one at the end.
+ * The line: model time against the duration and the expected end (runs with a duration), wall
+ * time, and rank 0's own events and messages. */
+static void show_progress(void *ctx, const node_progress *p) {
+  run_progress *pr = ctx;
+  if (!p->finished && p->wall_s < PROGRESS_AFTER_S) return; /* 1 */
+  if (p->finished && !pr->shown) return;
+  if (pr->terminal && p->finished) { /* 2 */
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    return;
+  }
+  if (!pr->terminal && !p->finished && pr->shown && p->wall_s - pr->last_s < PROGRESS_LOG_EVERY_S) return; /* 3 */
+  char when[128] = "";
+  if (p->duration_s > 0) {
+    double left = (p->duration_s - p->model_s) / p->speedup;
+    snprintf(when, sizeof when, "model %.1f of %g s (%.0f%%), ends in %.0f s, ", p->model_s, p->duration_s,
+             100.0 * p->model_s / p->duration_s, left > 0 ? left : 0.0);
+  }
+  fprintf(stderr, "%sconsensus %s: %swall %.1f s; rank 0: %lld events, %lld messages sent, %lld received%s%s",
+          pr->terminal ? "\r\033[K" : "", pr->command, when, p->wall_s, (long long)p->events, (long long)p->sent,
+          (long long)p->received, p->finished ? " (done)" : "", pr->terminal ? "" : "\n");
+  fflush(stderr);
+  pr->shown = 1;
+  pr->last_s = p->wall_s;
+}
+
 /* Step 2: opens the run file and creates the node. Returns 0, CS_EXIT_USAGE after rank 0
  * printed one line (file exists, held, left over, not a regular file, unwritable), or
  * CS_EXIT_FAILED after h5out printed why the file system refused the first bytes. Other
@@ -87,6 +146,14 @@ static int open_run(cs_run *run, const run_request *req) {
   node_install_signal_handlers();
   node_options opt = {.tick_rate_hz = req->tick_rate_hz, .speedup = run->cfg->speedup, .duration_s = req->duration_s,
                       .flush_interval_s = req->flush_interval_s, .trace = req->trace};
+  /* rank 0's progress line: on a terminal unless -q, anywhere with --progress */
+  if (run->rank == 0 && (run->cfg->progress || (!run->cfg->quiet && stderr_is_terminal()))) {
+    run->progress.command = cli_command_name(run->cfg->command);
+    run->progress.terminal = stderr_is_terminal();
+    opt.progress = show_progress;
+    opt.progress_ctx = &run->progress;
+    opt.progress_every_s = PROGRESS_EVERY_S;
+  }
   if ((rc = node_create(run->comm, &opt, run->out, &run->nd))) cs_fatal("creating the node", rc);
   return 0;
 }

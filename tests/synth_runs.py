@@ -104,7 +104,7 @@ def write_clocks(path, traced=True):
 #   0: no traitor, order attack            -> decisions * A A A, IC1 IC2
 #   1: traitor 3 flip, order attack        -> * A A R, IC1 IC2
 #   2: traitor 0 (commander) split, attack -> * R R R, IC1 IC2 (IC2 vacuous)
-# File "three": n=3, m=1, traitor 2 flip given as the string attribute strategy="flip",
+# File "three": n=3, m=1, traitor 2 flip,
 #   order attack -> lieutenant 1 gets A and R, no strict majority -> R: * R A, IC1 yes, IC2 NO;
 #   it also carries a message-mode trace (commander multicast, two relays).
 def write_byz_four(path):
@@ -126,6 +126,7 @@ def write_byz_three(path):
     messages = {"src": [0, 0, 1, 2], "dst": [1, 2, 2, 1], "send_event": [0, 0, 2, 5], "recv_event": [1, 4, 6, 3],
                 "arrive_time": [0.05, 0.05, 0.25, 0.25], "bytes": [40, 40, 44, 44]}
     byz = {"commander": [0], "order": [1], "traitor": [[0, 0, 1]], "decision": [[-1, 0, 1]],
-           "ic1": [1], "ic2": [0], "oral_messages": [4], "mpi_messages": [4], "bytes": [168], "seconds": [0.4]}
+           "ic1": [1], "ic2": [0], "oral_messages": [4], "mpi_messages": [4], "bytes": [168], "seconds": [0.4],
+           "strategy": [[-1, -1, 0]]}
     write_run(path, "byz", 3, {"n_events": [1, 3, 3], "traitor": [0, 0, 1]}, events, messages, byz=byz,
-              byz_attrs={"m": 1, "wire": "message", "default_value": 0, "strategy": "flip"})
+              byz_attrs={"m": 1, "wire": "message", "default_value": 0})

@@ -43,6 +43,7 @@ def cases():
           (3, ["byz", "--duration", "5"], "option --duration does not apply to byz"),
           (3, ["clocks", "-m", "1"], "option --max-traitors does not apply to clocks"),
           (3, ["bench", "--rates", "1"], "option --rates does not apply to bench"),
+          (3, ["bench", "--progress"], "option --progress does not apply to bench"),
           (3, ["replay", SCRIPT, "--trials", "2"], "option --trials does not apply to replay"),
           (3, ["byz", "extra"], "unexpected argument 'extra'"),
           (3, ["replay"], "a script is needed"),
@@ -61,6 +62,7 @@ def cases():
           (3, b + ["--seed", "12x"], "--seed: '12x' is not a whole number"),
           (3, b + ["--seed", "18446744073709551616"], "is not a whole number from 0 to 2^64-1"),
           (3, b + ["--quiet=1"], "--quiet takes no value"),
+          (3, b + ["--progress=1"], "--progress takes no value"),
           (3, b + ["--show-h5-errors=1"], "--show-h5-errors takes no value")]
     # runtime options: the same way
     for sub in ["byz", "clocks"]:

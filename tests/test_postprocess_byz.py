@@ -43,7 +43,6 @@ def test_synthetic_byz():
     assert "P1 traitor" not in text
     _, err = pp.script("spacetime.py", [three, "-o", st, "--trial", "4"], expect_rc=2)
     assert err.strip() == "spacetime.py: --trial 4: the run has trials 0..0"
-    # per-trial strategy given as a string matrix code of another kind is still read
     import consensus_h5 as ch
     r = ch.open_run(three)
     assert r.byz.strategy.tolist() == [[-1, -1, 0]] and r.byz.attrs["wire"] == "message"
@@ -58,9 +57,6 @@ def test_reader_variants():
     base = {"commander": [0, 1], "order": [1, 0], "traitor": [[0, 1, 1, 0], [0, 0, 0, 1]],
             "decision": [[-1, 1, 0, 1], [0, -1, 0, 0]], "ic1": [0, 1], "ic2": [0, 1]}
     cases = [("matrix", {"strategy": [[-1, 0, 3, -1], [-1, -1, -1, 4]]}, {}, ["1:flip,2:silent", "garbage"]),
-             ("per-trial", {"strategy": [1, 2]}, {}, ["split", "random"]),
-             ("attr-one", {}, {"strategy": "silent"}, ["silent", "silent"]),
-             ("attr-map", {}, {"strategy": "1:flip,2:silent,3:garbage"}, ["1:flip,2:silent", "garbage"]),
              ("none", {}, {}, ["?", "?"])]
     for name, extra, attrs, want in cases:
         path = os.path.join(d, name + ".h5")
@@ -71,7 +67,7 @@ def test_reader_variants():
         assert got == want, f"{name}: {got} != {want}"
         assert run.byz.trials["commander"].tolist() == [0, 1] and run.byz.attrs["m"] == 1
     out = os.path.join(d, "t")
-    pp.script("byz_table.py", [os.path.join(d, "attr-map.h5"), "-o", out])
+    pp.script("byz_table.py", [os.path.join(d, "matrix.h5"), "-o", out])
     t = pd.read_csv(os.path.join(out, "trials.csv"), keep_default_na=False)
     assert t["decisions"].tolist() == ["* A R A", "R * R R"] and t["order"].tolist() == ["attack", "retreat"]
     assert t["traitors"].tolist() == ["1 2", "3"] and t["agree"].tolist() == [False, True]
@@ -79,7 +75,7 @@ def test_reader_variants():
     partial = os.path.join(d, "partial.h5")
     synth_runs.write_run(partial, "byz", 4, {"n_events": [0] * 4}, byz=dict(base), complete=0,
                          byz_attrs={"m": 1, "wire": "round", "default_value": 0})
-    p = subprocess.run([sys.executable, os.path.join(pp.PP, "byz_table.py"), partial, "-o", out],
+    p = subprocess.run([sys.executable, os.path.join(pp.PP, "byz_table.py"), partial, "-o", out, "--force"],
                        capture_output=True, text=True)
     assert p.returncode == 0 and p.stderr.strip().splitlines() == [
         f"warning: {partial}: complete=0 (the run was stopped or crashed); reading what it holds"]

@@ -171,6 +171,62 @@ def check_cs262(cluster, job):
         print(f"ok cs262 task {task}: {path}")
 
 
+def submit_sweep(cluster, array_opts, env):
+    """jobs/sweep.sh from the submit directory: returns (array job id, collect job id)."""
+    saved = cluster.env
+    cluster.env = dict(saved, COLLECT_OUTPUT="%j_.out", **env)
+    try:
+        out = cluster.cmd([os.path.join(JOBS, "sweep.sh"), *array_opts, os.path.join(JOBS, "byz-sweep.sbatch"),
+                           "--trials", "2"])
+    finally:
+        cluster.env = saved
+    m = re.match(r"array (\d+) collect (\d+): results/(\d+)/sweep.csv when every task has succeeded", out)
+    assert m and m.group(1) == m.group(3), out
+    return m.group(1), m.group(2)
+
+
+def check_sweep_collect(cluster, array, collect):
+    """The array ran, then (afterok) the collect job gathered its two runs into sweep.csv/.h5."""
+    import pandas as pd
+    st = cluster.wait(collect)
+    expect_completed(cluster, st, collect)
+    tasks = cluster.wait(array)
+    for task in (0, 1):
+        expect_completed(cluster, tasks, array, task)
+    # the collect job started only after the last task ended (scontrol's times, to the second)
+    def times(job):
+        out = cluster.cmd(["scontrol", "-o", "show", "job", job])
+        return [dict(re.findall(r"(\w+)=(\S*)", l)) for l in out.splitlines()]
+    ended = max(t["EndTime"] for t in times(array))
+    started = times(collect)[0]["StartTime"]
+    assert started >= ended, f"collect started {started} before the array ended {ended}"
+    table = pd.read_csv(cluster.result(array, "sweep.csv"))
+    assert sorted(os.path.basename(f) for f in table["file"]) == ["0.h5", "1.h5"], table["file"]
+    table = table.sort_values("file")
+    assert table["n_ranks"].tolist() == [4, 4] and table["byz.m"].tolist() == [1, 1]
+    assert table["strategies"].tolist() == ["flip", "silent"] and table["trials"].tolist() == [2, 2]
+    assert table["complete"].tolist() == [1, 1] and table["subcommand"].tolist() == ["byz", "byz"]
+    with h5py.File(cluster.result(array, "sweep.h5"), "r") as f:
+        assert len(f["sweep/n_ranks"]) == 2 and f.attrs["format"] == b"consensus-sweep"
+    print(f"ok sweep.sh: array {array}, then collect {collect} (afterok): sweep.csv and sweep.h5, 2 runs")
+
+
+def check_sweep_collect_waits(cluster, array, collect):
+    """A failed task: afterok is never satisfied, the collect job never runs (then cancelled)."""
+    cluster.wait(array)
+    deadline = time.monotonic() + harness.timeout(30)
+    while True:
+        out = cluster.cmd(["scontrol", "-o", "show", "job", collect])
+        f = dict(re.findall(r"(\w+)=(\S*)", out))
+        if f["JobState"] == "PENDING" and f["Reason"] == "DependencyNeverSatisfied":
+            break
+        assert f["JobState"] == "PENDING" and time.monotonic() < deadline, out
+        time.sleep(0.2)
+    cluster.cmd(["scancel", collect])
+    assert not os.path.exists(cluster.result(array, "sweep.csv"))
+    print(f"ok sweep.sh with a failing task: collect {collect} never ran (DependencyNeverSatisfied)")
+
+
 def processes_naming(text):
     """PIDs of the processes whose command line contains text (from /proc: procps may be missing)."""
     found = []
@@ -250,11 +306,16 @@ def run_all(cluster):
                                 env={"BYZ_N": "4", "BYZ_M": "1", "BYZ_TRAITORS": "1", "BYZ_STRATEGY": "flip silent"}),
         "cs262": cluster.sbatch("cs262.sbatch", ["--duration", "3", "--speedup", "3"]),
     }
+    grid = {"BYZ_N": "4", "BYZ_M": "1", "BYZ_TRAITORS": "1", "BYZ_STRATEGY": "flip silent"}
+    sweep = submit_sweep(cluster, ["-n", "4", "--array=0-1", "-o", "%A_%a.out"], grid)
+    failing = submit_sweep(cluster, ["-n", "4", "--array=0-2", "-o", "%A_%a.out"], grid)
     check_replay(cluster, jobs["replay-srun"], "srun --mpi=pmix")
     check_replay(cluster, jobs["replay-mpirun"], "mpirun")
     check_byz(cluster, jobs["byz"])
     check_sweep(cluster, jobs["sweep"])
     check_cs262(cluster, jobs["cs262"])
+    check_sweep_collect(cluster, *sweep)
+    check_sweep_collect_waits(cluster, *failing)
     # 3. Signals: scancel long runs, through both launchers. A replay at 1 tick per second runs
     #    for about 10 s (16 events), long enough to be cut short; a clocks run for an hour.
     for launcher in ("srun --mpi=pmix", "mpirun"):

@@ -45,7 +45,8 @@ typedef struct cs_config {
   int force;                 /* --force: overwrite an existing output file */
   uint64_t seed;             /* --seed (default 1) */
   int trace;                 /* 0 with --no-trace: no events or messages recorded */
-  int quiet;                 /* -q: rank 0 prints the summary only */
+  int quiet;                 /* -q: rank 0 prints the summary only (and no progress line) */
+  int progress;              /* --progress: the progress line also when stderr is not a terminal */
   int show_h5_errors;        /* --show-h5-errors: let HDF5 print its error stacks */
   double speedup;            /* --speedup S: model seconds per wall second */
   double flush_interval_s;   /* --flush-every SEC of wall time; 0: write the trace at the end only */

@@ -62,6 +62,22 @@ typedef struct node_protocol {
   int (*is_finished)(void *state, const node *nd);
 } node_protocol;
 
+/* What a progress callback is told: this rank's own view of the run so far. */
+typedef struct node_progress {
+  double wall_s;          /* wall seconds since the common start */
+  double model_s;         /* wall_s * speedup */
+  double duration_s;      /* model seconds the run lasts; 0: until every protocol is finished */
+  double speedup;
+  int64_t events;         /* this rank's events so far */
+  int64_t sent, received; /* this rank's data messages sent, and accepted into its queue */
+  int finished;           /* 1 on the last call, once the tick loop has ended */
+} node_progress;
+
+/* Called from the tick loop of the rank that set it, at most every progress_every_s wall
+ * seconds (checked on every throttled tick, every 1024th unthrottled one), and once more with
+ * finished = 1 when the loop ends. It must not call MPI or the node. */
+typedef void (*node_progress_fn)(void *ctx, const node_progress *p);
+
 /* How the runtime runs a protocol. */
 typedef struct node_options {
   double tick_rate_hz;     /* ticks per model second; 0 = unthrottled */
@@ -70,6 +86,9 @@ typedef struct node_options {
   double flush_interval_s; /* wall seconds between trace blocks (needs a duration and a rate); 0: at the end,
                             * else at least NODE_MIN_FLUSH_INTERVAL_S */
   int trace;               /* record events and messages */
+  node_progress_fn progress; /* NULL: none */
+  void *progress_ctx;
+  double progress_every_s;
 } node_options;
 
 /* Counters of one rank, for summaries and benchmarks. */
