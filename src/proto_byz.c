@@ -16,7 +16,7 @@
 #include "consensus/run.h"
 #include "consensus/wire.h"
 
-#define BYZ_MAX_TREE_BYTES (INT64_C(8) << 30)    /* per rank: refuse runs that cannot fit */
+#define BYZ_MAX_GENERAL_BYTES (INT64_C(8) << 30) /* per rank: refuse runs that cannot fit */
 #define BYZ_MAX_MESSAGE_MODE INT64_C(200000000) /* oral messages per trial in message mode */
 
 int64_t byz_closed_form(int n, int m) {
@@ -29,6 +29,24 @@ int64_t byz_closed_form(int n, int m) {
     if (total > INT64_MAX - prod) return INT64_MAX;
     total += prod;
   }
+  return total;
+}
+
+/* What one general holds at its peak: 1. the EIG tree, levels 0..m; 2. the decision's counts,
+ * 2 bytes per value of the largest inner level; 3. round mode, the last round's batches in
+ * flight: n − 2 going out and n − 2 come in, each a payload of P(n − 3, m − 1) values; message
+ * mode, the plan of a round (12 bytes per oral message of the last round). Saturates. */
+int64_t byz_bytes_per_general(int n, int m, byz_wire wire) {
+  int64_t total = eig_tree_size(n, m), inner = m > 0 ? eig_level_size(n, m - 1) : 0; /* 1 */
+  int64_t parts[2] = {2 * inner, 0};                                                /* 2 */
+  if (wire == BYZ_WIRE_ROUND) { /* 3 */
+    int64_t batch = eig_batch_size(n, m > 0 ? m : 1);
+    parts[1] = batch > INT64_MAX / (4 * (int64_t)n) ? INT64_MAX : 2 * (int64_t)(n - 2) * batch;
+  } else {
+    int64_t last = m > 0 ? eig_level_size(n, m - 1) : 1;
+    parts[1] = last > INT64_MAX / (12 * (int64_t)n) ? INT64_MAX : 12 * last * (n - 1 - m);
+  }
+  for (int k = 0; k < 2; k++) total = parts[k] > INT64_MAX - total ? INT64_MAX : total + parts[k];
   return total;
 }
 
@@ -419,10 +437,11 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
     snprintf(err, cap, "consensus byz: at most 65535 generals (this run has %d)", n);
     return CS_EUSAGE;
   }
-  int64_t tree = eig_tree_size(n, m);
-  if (tree > BYZ_MAX_TREE_BYTES) {
-    snprintf(err, cap, "consensus byz: OM(%d) among %d generals needs an EIG tree of %" PRId64
-             " values per general, more than this build allows (use a smaller -m)", m, n, tree);
+  int64_t tree = eig_tree_size(n, m), memory = byz_bytes_per_general(n, m, cfg->wire);
+  if (memory > BYZ_MAX_GENERAL_BYTES) {
+    snprintf(err, cap, "consensus byz: OM(%d) among %d generals needs %.1f GiB per general (an EIG tree of %" PRId64
+             " values, and the batches of the last round in flight), more than this build allows (%.0f GiB): use a "
+             "smaller -m", m, n, (double)memory / (1 << 30), tree, (double)BYZ_MAX_GENERAL_BYTES / (1 << 30));
     return CS_EUSAGE;
   }
   if (cfg->wire == BYZ_WIRE_MESSAGE && byz_closed_form(n, m) > BYZ_MAX_MESSAGE_MODE) {

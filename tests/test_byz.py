@@ -174,6 +174,8 @@ def test_bad_input():
     # 13 ranks, the fewest that exceed the message-mode limit: 20 ASan ranks at exit crashed
     # LeakSanitizer's tracer on a loaded 2-core machine
     harness.usage_error(13, ["byz", "-m", 11, "--wire", "message"], "too many for --wire message")
+    # OM(13) among 15: a tree of 1.7e10 values per general, refused before anything is allocated
+    harness.usage_error(15, ["byz", "-m", 13], "GiB per general")
     assert not os.listdir(d)
 
 

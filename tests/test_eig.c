@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "consensus/eig.h"
+#include "consensus/proto_byz.h"
 
 /* A seeded generator for test values (splitmix64). */
 static uint64_t next_random(uint64_t *state) {
@@ -222,6 +223,10 @@ int main(int argc, char **argv) {
   CHECK_INT(eig_batch_size(7, 0), 1);
   CHECK_INT(eig_batch_size(7, 3), 12);
   CHECK_INT(eig_tree_size(32, 5), 1 + 30 + 870 + 24360 + 657720 + 17100720);
+  /* what one general holds at its peak: tree, counts of level m − 1, the last round's batches */
+  CHECK_INT(byz_bytes_per_general(32, 5, BYZ_WIRE_ROUND), eig_tree_size(32, 5) + 2 * 657720 + 2 * 30 * 570024);
+  CHECK_INT(byz_bytes_per_general(7, 2, BYZ_WIRE_MESSAGE), eig_tree_size(7, 2) + 2 * 5 + 12 * 5 * 4);
+  CHECK_INT(byz_bytes_per_general(15, 13, BYZ_WIRE_ROUND) > (INT64_C(8) << 30), 1);
   check_numbering(7, 3, 0, 4);
   check_numbering(8, 4, 5, 0);
   check_numbering(5, 4, 2, 3); /* m > n − 3: the last levels hold paths of every lieutenant */

@@ -11,6 +11,10 @@
  * Σ_{k=1}^{m+1} Π_{j=1}^{k} (n − j). Saturates at INT64_MAX. */
 int64_t byz_closed_form(int n, int m);
 
+/* Bytes one general of OM(m) among n holds at its peak (tree, counts, the last round's batches
+ * or plan): what `consensus byz` refuses beyond 8 GiB. Saturates at INT64_MAX. */
+int64_t byz_bytes_per_general(int n, int m, byz_wire wire);
+
 /* Fills traitor[0..n) (1 = traitor) for one trial: the --traitors list, or -t K ranks drawn from
  * (seed, trial). Pure: every rank computes the same set. */
 void byz_traitors_of_trial(const cs_config *cfg, int64_t trial, uint8_t *traitor);
