@@ -237,10 +237,15 @@ def check_trace(rep, d, n):
                          "send_event is not a send of rank src", "/messages")
     ends_ok &= rep.where("message-ends", delivered & ((rank[rc] != dst) | (kind[rc] != ch.RECV)),
                          "recv_event is not a receive of rank dst", "/messages")
-    per_send = np.bincount(sc[s_in], minlength=E)
+    # a second copy (--duplicate, fate 5) shares its send event with the first: one message per
+    # send event and destination is counted without the copies
+    copy = msg["fate"].astype(np.int64) == 5 if "fate" in msg else np.zeros(len(src), bool)
+    per_send = np.bincount(sc[s_in & ~copy], minlength=E)
     one = s_in & (per_send[sc] == 1) & (peer[sc] >= 0)
     ends_ok &= rep.where("message-ends", (one & (peer[sc] != dst)) | (s_in & (per_send[sc] > 1) & (peer[sc] >= 0)),
                          "the send event's peer is not the message's dst", "/messages")
+    ends_ok &= rep.where("message-ends", copy & ~np.isin(sc, sc[s_in & ~copy]),
+                         "a duplicate copy of a send no first copy has", "/messages")
     ends_ok &= rep.where("message-ends", delivered & (peer[rc] != src), "the receive event's peer is not src",
                          "/messages")
     # each receive is one message's
@@ -257,15 +262,14 @@ def check_trace(rep, d, n):
     rep.where("arrival", ok_pair & delivered & (at > time[rc]), "arrive_time after the receive event's time",
               "/messages")
     # conservation: delivered, or undelivered with a stated fate
+    rep.where("conservation", recv < -1, "recv_event below -1 (neither delivered nor undelivered)", "/messages")
     if "fate" in msg:
         fate = msg["fate"].astype(np.int64)
         rep.where("conservation", (fate < 0) | (fate > 5), "fate is not one of 0..5 (" +
                   ", ".join(f"{k} {v}" for k, v in FATES.items()) + ")", "/messages")
-        rep.where("conservation", (fate == 0) & (recv < 0), "fate 0 (delivered) but recv_event = -1", "/messages")
+        rep.where("conservation", (fate == 0) & (recv == -1), "fate 0 (delivered) but recv_event = -1", "/messages")
         rep.where("conservation", (fate >= 1) & (fate <= 4) & (recv >= 0),
                   "fate says lost or undelivered but recv_event names a receive", "/messages")
-    else:
-        rep.where("conservation", recv < -1, "recv_event below -1 (neither delivered nor undelivered)", "/messages")
     if not (seq_ok and ends_ok and once_ok) or E == 0:
         if E:
             rep.skipped.append("clock rules (the trace's structure is broken)")
@@ -317,6 +321,12 @@ def check_byz(rep, d, n):
         return
     lieutenant = np.ones((T, n), bool)
     lieutenant[np.arange(T), cmd] = False
+    # a general that crash-stops within a trial (--crash, /ranks/crash_time in rounds, <= m) is
+    # faulty like a traitor: IC1 and IC2 are judged over the loyal generals that did not crash
+    crash = d.get("ranks", {}).get("crash_time")
+    m = int(d.get("byz_attrs", {}).get("m", n))
+    crashed = np.zeros(n, bool) if crash is None else (crash >= 0) & (crash <= m)
+    named_traitor, traitor = traitor, traitor | crashed[None, :]
     loyal = lieutenant & ~traitor
     rep.where("byz", decision[np.arange(T), cmd] != -1, "the commander's decision is not -1", "/byz")
     rep.where("byz", np.any(lieutenant & ((decision < 0) | (decision > 1)), axis=1),
@@ -329,12 +339,12 @@ def check_byz(rep, d, n):
     rep.where("byz", b["ic1"].astype(bool) != ic1, "ic1 differs from the decisions", "/byz")
     rep.where("byz", b["ic2"].astype(bool) != ic2, "ic2 differs from the decisions and the order", "/byz")
     if "traitor" in d["ranks"]:
-        rep.where("byz", (d["ranks"]["traitor"] > 0) != np.any(traitor, axis=0),
+        rep.where("byz", (d["ranks"]["traitor"] > 0) != np.any(named_traitor, axis=0),
                   "traitor differs from the ranks that were traitors in some trial", "/ranks")
     strategy = b.get("strategy")
     if strategy is not None:
         strategy = strategy.astype(np.int64)
-        rep.where("byz", np.any((strategy >= 0) != traitor, axis=1), "a strategy on a loyal general or none on a "
+        rep.where("byz", np.any((strategy >= 0) != named_traitor, axis=1), "a strategy on a loyal general or none on a "
                   "traitor", "/byz")
     m = a.get("m")
     if not isinstance(m, int):
@@ -405,13 +415,16 @@ def check_clocks(rep, d, n):
         return
     rank, kind, peer = ev["rank"].astype(np.int64), ev["kind"].astype(np.int64), ev["peer"].astype(np.int64)
     order, _ = program_order(rank, ev["seq"].astype(np.int64))
+    fate = msg["fate"].astype(np.int64) if "fate" in msg else np.zeros(len(msg["src"]), np.int64)
+    copy, left = fate == 5, (fate == 1) | (fate == 5)  # left: still queued at the end
     counts = lambda mask: np.bincount(rank[mask], minlength=n)  # noqa: E731
     want = {"ticks": np.bincount(rank, minlength=n), "internal": counts(kind == ch.INTERNAL),
             "send_events": counts(kind == ch.SEND), "recv_events": counts(kind == ch.RECV),
             "send_all": counts((kind == ch.SEND) & (peer < 0)) if n > 2 else None,
-            "messages_sent": np.bincount(msg["src"].astype(np.int64), minlength=n),
-            "messages_received": np.bincount(msg["dst"].astype(np.int64), minlength=n),  # arrived, taken or not
-            "undelivered": np.bincount(msg["dst"][msg["recv_event"] < 0].astype(np.int64), minlength=n)}
+            "messages_sent": np.bincount(msg["src"][~copy].astype(np.int64), minlength=n),
+            # arrived, taken or not (lost ones too); the second copies of --duplicate are not messages sent
+            "messages_received": np.bincount(msg["dst"][~copy].astype(np.int64), minlength=n),
+            "undelivered": np.bincount(msg["dst"][(msg["recv_event"] < 0) & left].astype(np.int64), minlength=n)}
     if n > 2:
         want["send_next"] = counts((kind == ch.SEND) & (peer == (rank + 1) % n))
         want["send_second"] = counts((kind == ch.SEND) & (peer == (rank + 2) % n))
@@ -439,7 +452,9 @@ def check_clocks(rep, d, n):
             and not root.get("stopped_by_signal"):
         x = float(a["duration"]) * c["tick_rate"].astype(float)
         below = np.floor(x)
-        rep.where("clocks", c["ticks"] != np.where(x - below <= 1e-12 * x, below, below + 1),
+        crash = d["ranks"].get("crash_time")
+        alive = np.ones(n, bool) if crash is None else crash < 0  # a crashed rank's ticks end at its crash
+        rep.where("clocks", alive & (c["ticks"] != np.where(x - below <= 1e-12 * x, below, below + 1)),
                   "ticks is not ceil(duration x tick_rate) in a finished run", "/clocks")
     if n == 2 and all(k in c for k in ("send_next", "send_second", "send_all")):
         rep.where("clocks", c["send_next"] + c["send_second"] + c["send_all"] != want["send_events"],

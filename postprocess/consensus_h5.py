@@ -8,6 +8,7 @@ reads. Typical use:
     run.events            # DataFrame: rank seq kind time lamport peer queue_len model_time
     run.vc                # int64 array [E, n_ranks], row i = vector clock of event i
     run.messages          # DataFrame: src dst send_event recv_event arrive_time bytes (+ fate if present)
+    run.faults            # /faults attributes (the fault spec) or None; fates: FATE_NAMES
     run.ranks             # DataFrame: rank hostname tick_rate traitor n_events (+ extras)
     run.byz               # ByzTrials or None (trials DataFrame + traitor/decision matrices)
     ch.happens_before(run.vc[i], run.vc[j])
@@ -32,6 +33,17 @@ FORMAT_VERSION = 1
 KIND_NAMES = {0: "internal", 1: "send", 2: "recv"}
 INTERNAL, SEND, RECV = 0, 1, 2
 ORDER_NAMES = {0: "retreat", 1: "attack"}
+FATE_NAMES = {0: "delivered", 1: "undelivered", 2: "dropped", 3: "partition", 4: "crashed", 5: "duplicate"}
+
+
+def partitions(faults):
+    """The --partition specs of /faults as (groups, from, to): groups a list of rank lists."""
+    out = []
+    for spec in (faults or {}).get("partition", "").split():
+        groups, window = spec.split("@")
+        lo, hi = window.split("-")
+        out.append(([[int(r) for r in g.split(",")] for g in groups.split("|")], float(lo), float(hi)))
+    return out
 STRATEGY_NAMES = {0: "flip", 1: "split", 2: "random", 3: "silent", 4: "garbage"}
 
 EVENT_COLUMNS = ["rank", "seq", "kind", "time", "lamport", "peer", "queue_len"]
@@ -104,6 +116,7 @@ class Run:
         self.messages = None
         self.byz = None
         self.groups = {}  # other groups (e.g. /clocks): name -> DataFrame of its 1-D columns
+        self.faults = None  # /faults attributes (drop, duplicate, delay_mean, partition, crash, time_unit) or None
 
     @property
     def subcommand(self):
@@ -214,6 +227,8 @@ def open_run(path, need=()):
                                    f"{FORMAT_VERSION} run file?)")
         if "byz" in f:
             run.byz = _read_byz(f, path, run.n_ranks)
+        if "faults" in f:
+            run.faults = {k: _text(v) if isinstance(v, (bytes, str)) else v for k, v in f["faults"].attrs.items()}
         for name in f:
             if name not in ("ranks", "events", "messages", "byz") and isinstance(f[name], h5py.Group):
                 cols = {c: f[name][c][...] for c in f[name]

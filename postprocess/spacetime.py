@@ -23,7 +23,7 @@ import consensus_h5 as ch  # noqa: E402
 
 def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
     """Draws the diagram into out; returns what it drew: {"events", "arrows", "undelivered"}."""
-    drawn = {"events": 0, "arrows": 0, "undelivered": 0}
+    drawn = {"events": 0, "arrows": 0, "undelivered": 0, "lost": 0, "partitions": 0, "crashes": 0}
     ev = run.events
     names = run.rank_names()
     n = run.n_ranks
@@ -49,22 +49,60 @@ def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
     for r in range(n):
         colour = "tab:red" if traitor[r] else "black"
         ax.hlines(n - 1 - r, xmin - 0.02 * span, xmax + 0.02 * span, color=colour, lw=1.2, zorder=1)
-    # messages as arrows from the send event to the receive event
+    # messages as arrows from the send event to the receive event; a message lost by the fault
+    # layer (dropped, cut by a partition, lost to a crash) as a dashed arrow to its receiver's
+    # line that ends in a cross; one never taken (undelivered) as a short dashed stub
+    lost_style = {2: "tab:orange", 3: "tab:purple", 4: "dimgray"}
     msg = run.messages
     if msg is not None:
-        for s, d, r_ev in zip(msg["send_event"].to_numpy(), msg["dst"].to_numpy(), msg["recv_event"].to_numpy()):
+        fates = msg["fate"].to_numpy() if "fate" in msg else np.zeros(len(msg), int)
+        for s, d, r_ev, fate in zip(msg["send_event"].to_numpy(), msg["dst"].to_numpy(),
+                                    msg["recv_event"].to_numpy(), fates):
             if r_ev >= 0:
                 if not (shown[s] or shown[r_ev]):
                     continue
                 colour = "tab:red" if traitor[rank[s]] else "tab:blue"
                 ax.annotate("", xy=(x[r_ev], y[r_ev]), xytext=(x[s], y[s]),
-                            arrowprops=dict(arrowstyle="->", color=colour, lw=0.8, alpha=0.8), zorder=2)
+                            arrowprops=dict(arrowstyle="->", color=colour, lw=0.8, alpha=0.8,
+                                            ls=":" if fate == 5 else "-"), zorder=2)
                 drawn["arrows"] += 1
+            elif shown[s] and fate in lost_style:
+                end = (x[s] + 0.06 * span, n - 1 - d)
+                ax.plot([x[s], end[0]], [y[s], end[1]], color=lost_style[fate], ls="--", lw=0.9, zorder=2)
+                ax.plot(*end, "x", color=lost_style[fate], ms=7, mew=1.5, zorder=2)
+                drawn["lost"] += 1
             elif shown[s]:
                 ax.plot([x[s], x[s] + 0.03 * span], [y[s], n - 1 - d + 0.5 * np.sign(y[s] - (n - 1 - d))],
                         color="tab:red", ls="--", lw=0.8)
                 ax.plot(x[s] + 0.03 * span, n - 1 - d + 0.5 * np.sign(y[s] - (n - 1 - d)), "x", color="tab:red")
                 drawn["undelivered"] += 1
+    # faults in model seconds: partitions as shaded bands over the time they last (on the
+    # Lamport axis, over the clocks of the events made meanwhile), crashes as a bar on the rank
+    faults = run.faults or {}
+    if faults.get("time_unit") == "model seconds":
+        t = ev["model_time"].to_numpy()
+        for groups, lo, hi in ch.partitions(faults):
+            during = (t >= lo) & (t < hi)
+            if x_axis == "lamport":
+                if not np.any(during):
+                    continue
+                lo_x, hi_x = float(x[during].min()), float(x[during].max())
+            else:
+                lo_x, hi_x = lo, hi
+            ax.axvspan(lo_x, hi_x, color="tab:purple", alpha=0.12, zorder=0)
+            ax.annotate("partition " + " | ".join(",".join(str(r) for r in g) for g in groups),
+                        (lo_x, n - 0.45), fontsize=7, color="tab:purple")
+            drawn["partitions"] += 1
+    crash = run.ranks["crash_time"].to_numpy() if run.ranks is not None and "crash_time" in run.ranks else None
+    for r in np.where(crash >= 0)[0] if crash is not None else []:
+        mine = rank == r
+        if x_axis == "time" and faults.get("time_unit") == "model seconds":
+            xc = float(crash[r])
+        else:  # just after its last event
+            xc = (float(x[mine].max()) + 0.02 * span) if np.any(mine) else xmin
+        ax.plot([xc, xc], [n - 1 - r - 0.3, n - 1 - r + 0.3], color="black", lw=4, solid_capstyle="butt", zorder=4)
+        ax.annotate("crash", (xc, n - 1 - r + 0.32), fontsize=7, ha="center")
+        drawn["crashes"] += 1
     style = {ch.SEND: dict(marker="o", s=30, facecolors="black", edgecolors="black"),
              ch.RECV: dict(marker="o", s=30, facecolors="white", edgecolors="black"),
              ch.INTERNAL: dict(marker="s", s=14, facecolors="gray", edgecolors="gray")}
@@ -136,7 +174,9 @@ def main():
     for run, path in zip(runs, paths):
         drawn = draw(run, path, x_axis=args.x, vc_labels=args.vc, trial=args.trial, window=window)
         print(f"wrote {path} ({drawn['events']} events, {drawn['arrows']} messages, "
-              f"{drawn['undelivered']} undelivered)")
+              f"{drawn['undelivered']} undelivered" +
+              (f", {drawn['lost']} lost, {drawn['partitions']} partitions, {drawn['crashes']} crashes"
+               if run.faults else "") + ")")
     return 0
 
 

@@ -31,7 +31,7 @@ enum { BENCH_CLOCK_MAX = 64 }; /* codec ping-pong: clocks of 2, 4, ..., 64 entri
 static const char *const TEST_NAMES[BENCH_TEST_COUNT] = {
     "pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
     "rate_untraced", "tracing",        "h5_write",       "om_round",       "om_message",
-    "pool_reuse",    "om_floor"};
+    "pool_reuse",    "om_floor",       "fault_layer"};
 
 const char *bench_test_name(bench_test t) { return (unsigned)t < BENCH_TEST_COUNT ? TEST_NAMES[t] : "unknown"; }
 
@@ -439,8 +439,9 @@ static int node_rate_on(node *nd, MPI_Comm c, int64_t per_peer, double *rate) {
 
 /* The runtime workload on a node of its own; also the pool's counters summed over the ranks
  * (buffers taken and allocations that needed malloc), when `pool` is not NULL. */
-static int node_rate(MPI_Comm c, h5out *out, int traced, int64_t per_peer, double *rate, int64_t *pool) {
-  node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = traced};
+static int node_rate(MPI_Comm c, h5out *out, int traced, const fault_plan *faults, int64_t per_peer, double *rate,
+                     int64_t *pool) {
+  node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = traced, .faults = faults};
   node *nd = NULL;
   /* a traced node records into memory; it is destroyed unflushed, so nothing reaches the file */
   CS_TRY(node_create(c, &opt, traced ? out : NULL, &nd));
@@ -471,16 +472,24 @@ static int rate_sizes(int size, int *ks) {
  * both rates and their ratio (tracing); at the whole run's size also the pool's reuse. */
 static int bench_rate_at(bench *B, h5out *out, int k) {
   int64_t per_peer = B->cfg->bench_iterations, pool[2] = {0, 0};
-  double raw[BENCH_REPS], on[BENCH_REPS], off[BENCH_REPS];
+  double raw[BENCH_REPS], on[BENCH_REPS], off[BENCH_REPS], flt[BENCH_REPS];
   MPI_Comm c = B->comm;
   int rc = 0;
+  /* the fault layer at work on every message but never firing: a partition far past any run */
+  fault_plan idle_faults;
+  memset(&idle_faults, 0, sizeof idle_faults);
+  char why[128];
+  if (k == B->size && fault_parse_partition(&idle_faults, k, "0@1e15-2e15", why, sizeof why))
+    cs_fatal("bench: the idle fault plan", CS_ENOMEM);
   if (k < B->size) CS_TRY(first_ranks(B, k, &c)); /* 1 */
   for (int rep = 0; rep < BENCH_REPS && c != MPI_COMM_NULL && !rc; rep++) { /* 2 */
     rc = raw_rate(c, per_peer, &raw[rep]);
-    if (!rc) rc = node_rate(c, out, 1, per_peer, &on[rep], NULL);
-    if (!rc) rc = node_rate(c, out, 0, per_peer, &off[rep], rep == 0 ? pool : NULL);
+    if (!rc) rc = node_rate(c, out, 1, NULL, per_peer, &on[rep], NULL);
+    if (!rc) rc = node_rate(c, out, 0, NULL, per_peer, &off[rep], rep == 0 ? pool : NULL);
+    if (!rc && k == B->size) rc = node_rate(c, out, 0, &idle_faults, per_peer, &flt[rep], NULL);
   }
   if (k < B->size && c != MPI_COMM_NULL) MPI_Comm_free(&c);
+  fault_plan_free(&idle_faults);
   int qrc = quiet_barrier(B->comm);
   if ((rc = mpienv_agree(B->comm, rc ? rc : qrc))) return rc;
   if (B->rank != 0) return 0;
@@ -512,6 +521,12 @@ static int bench_rate_at(bench *B, h5out *out, int k) {
     row->runtime = (double)pool[1] / (double)count;
     row->baseline = (double)pool[0] / (double)count;
     row->ratio = pool[0] > 0 ? 1.0 - (double)pool[1] / (double)pool[0] : NAN;
+    /* the fault layer's cost with nothing to do: its untraced rate against the plain one */
+    row = add_row(B, BENCH_FAULT_LAYER, k, -1, BENCH_RATE_PAYLOAD);
+    row->wire_bytes = wire;
+    row->raw_bytes = wire;
+    row->count = count;
+    set_ratio(row, median(flt, BENCH_REPS), b);
   }
   return 0;
 }
@@ -763,6 +778,7 @@ static const char *baseline_name(int t) {
   switch (t) {
     case BENCH_TRACING: return "untraced runtime";
     case BENCH_POOL: return "buffers taken (ratio: share recycled)";
+    case BENCH_FAULT_LAYER: return "untraced runtime without faults";
     case BENCH_H5_WRITE: return "MPI-IO, same bytes";
     case BENCH_OM_ROUND: return "om_floor: same bytes, raw MPI";
     case BENCH_OM_FLOOR:

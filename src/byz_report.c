@@ -69,6 +69,13 @@ void byz_results_free(byz_results *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* A general that crashes within a trial (--crash R@T, T ≤ m) is faulty, like a traitor. */
+static int crashes(const cs_config *cfg, int r) {
+  return cfg->faults.crash_at && cfg->faults.crash_at[r] >= 0 && cfg->faults.crash_at[r] <= cfg->m;
+}
+
+static int faulty(const cs_config *cfg, const uint8_t *traitor, int r) { return traitor[r] || crashes(cfg, r); }
+
 /* The gather, in steps: 1. each general packs its five numbers per trial; 2. rank 0 receives
  * every general's, and the seconds; 3. rank 0 recomputes each trial's traitors and judges
  * IC1 (every loyal lieutenant decides alike) and IC2 (they obey a loyal commander). */
@@ -137,10 +144,10 @@ int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t tr
       res->bytes[t] += row[3];
       if (!traitor[r]) res->rejected[t] += row[4];
       if (all_s[r * T + t] > res->seconds[t]) res->seconds[t] = all_s[r * T + t];
-      if (r == commander || traitor[r]) continue;
+      if (r == commander || faulty(cfg, traitor, (int)r)) continue; /* judged: loyal and not crashed */
       if (loyal_value < 0) loyal_value = d;
       else if (d != loyal_value) ic1 = 0;
-      if (!traitor[commander] && d != cfg->order) ic2 = 0;
+      if (!faulty(cfg, traitor, commander) && d != cfg->order) ic2 = 0;
     }
     res->ic1[t] = (uint8_t)ic1;
     res->ic2[t] = (uint8_t)ic2;
@@ -158,17 +165,18 @@ void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
   int64_t T = res->T, closed = byz_closed_form(n, m);
   printf("OM(%d) among %d generals: commander %d, order %s, wire %s, seed %" PRIu64 ", %" PRId64 " trial%s\n", m, n,
          commander, value_name(cfg->order), cli_wire_name(cfg->wire), cfg->seed, T, T == 1 ? "" : "s");
-  int t_max = 0; /* the most traitors of any trial */
+  int t_max = 0; /* the most faulty generals (traitors or crashed) of any trial */
   for (int64_t t = 0; t < T; t++) {
     int count = 0;
-    for (int r = 0; r < n; r++) count += res->traitor[t * n + r];
+    for (int r = 0; r < n; r++) count += res->traitor[t * n + r] || crashes(cfg, r);
     if (count > t_max) t_max = count;
   }
   if (n < 3 * m + 1)
     printf("WARNING: n = %d < 3m+1 = %d: OM(%d) cannot guarantee agreement with %d generals; this run shows what "
            "happens.\n", n, 3 * m + 1, m, n);
   if (t_max > m)
-    printf("WARNING: %d traitors > m = %d: OM(%d) tolerates at most %d; this run shows what happens.\n", t_max, m, m, m);
+    printf("WARNING: %d faulty generals (traitors and crashed) > m = %d: OM(%d) tolerates at most %d; this run shows "
+           "what happens.\n", t_max, m, m, m);
   int64_t ic1 = 0, ic2 = 0, both = 0, oral = 0, mpi = 0, bytes = 0, rejected = 0;
   for (int64_t t = 0; t < T; t++) {
     ic1 += res->ic1[t];
@@ -189,16 +197,18 @@ void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
     printf("%s\n", any ? "" : " none");
     for (int r = 0; r < n; r++) {
       int traitor = res->traitor[t * n + r];
+      const char *crashed = crashes(cfg, r) ? " (crashed)" : "";
       if (r == commander)
-        printf("  general %3d  commander%s  orders %s\n", r, traitor ? " (traitor) " : "           ",
-               value_name(cfg->order));
+        printf("  general %3d  commander%s  orders %s%s\n", r, traitor ? " (traitor) " : "           ",
+               value_name(cfg->order), crashed);
       else
-        printf("  general %3d  lieutenant%s decides %s\n", r, traitor ? " (traitor)" : "          ",
-               value_name(res->decision[t * n + r]));
+        printf("  general %3d  lieutenant%s decides %s%s\n", r, traitor ? " (traitor)" : "          ",
+               value_name(res->decision[t * n + r]), crashed);
     }
     printf("  IC1 (all loyal lieutenants agree): %s\n", res->ic1[t] ? "holds" : "VIOLATED");
-    if (res->traitor[t * n + commander])
-      printf("  IC2 (loyal lieutenants obey a loyal commander): holds (the commander is a traitor)\n");
+    if (res->traitor[t * n + commander] || crashes(cfg, commander))
+      printf("  IC2 (loyal lieutenants obey a loyal commander): holds (the commander is %s)\n",
+             res->traitor[t * n + commander] ? "a traitor" : "crashed");
     else
       printf("  IC2 (loyal lieutenants obey a loyal commander): %s\n", res->ic2[t] ? "holds" : "VIOLATED");
     printf("  oral messages %" PRId64 " (closed form %" PRId64 "), MPI messages %" PRId64 ", %" PRId64

@@ -19,7 +19,8 @@ typedef enum opt_id {
   OPT_HELP, OPT_VERSION, OPT_OUTPUT, OPT_FORCE, OPT_SEED, OPT_NO_TRACE, OPT_QUIET, OPT_SHOW_H5,
   OPT_SPEEDUP, OPT_RATES, OPT_FLUSH, OPT_DURATION, OPT_P_INTERNAL, OPT_PRESET, OPT_M, OPT_COMMANDER,
   OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_EXPECT, OPT_ITERATIONS,
-  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_HOSTILE, OPT_PROGRESS, OPT_COUNT
+  OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_HOSTILE, OPT_PROGRESS, OPT_DROP, OPT_DUPLICATE, OPT_DELAY,
+  OPT_PARTITION, OPT_CRASH, OPT_COUNT
 } opt_id;
 
 typedef struct opt_spec {
@@ -39,6 +40,11 @@ static const opt_spec OPTIONS[] = {
     {OPT_NO_TRACE, "--no-trace", NULL, 0, RUN_CMDS},
     {OPT_QUIET, "--quiet", "-q", 0, ALL_CMDS},
     {OPT_PROGRESS, "--progress", NULL, 0, RUN_CMDS},
+    {OPT_DROP, "--drop", NULL, 1, RUN_CMDS},
+    {OPT_DUPLICATE, "--duplicate", NULL, 1, RUN_CMDS},
+    {OPT_DELAY, "--delay", NULL, 1, RUN_CMDS},
+    {OPT_PARTITION, "--partition", NULL, 1, RUN_CMDS},
+    {OPT_CRASH, "--crash", NULL, 1, RUN_CMDS},
     {OPT_SHOW_H5, "--show-h5-errors", NULL, 0, ALL_CMDS},
     {OPT_SPEEDUP, "--speedup", NULL, 1, RUN_CMDS},
     {OPT_RATES, "--rates", NULL, 1, RUN_CMDS},
@@ -432,6 +438,26 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
     case OPT_NO_TRACE: cfg->trace = 0; return 0;
     case OPT_QUIET: cfg->quiet = 1; return 0;
     case OPT_PROGRESS: cfg->progress = 1; return 0;
+    case OPT_DROP:
+    case OPT_DUPLICATE: {
+      double *prob = o->id == OPT_DROP ? &cfg->faults.drop : &cfg->faults.duplicate;
+      CS_TRY(parse_real(p, name, v, prob));
+      if (*prob < 0 || *prob > 1) return fail(p, "%s: %s is not a probability in [0, 1]", name, v);
+      return 0;
+    }
+    case OPT_DELAY:
+      CS_TRY(parse_real(p, name, v, &cfg->faults.delay_mean));
+      if (cfg->faults.delay_mean < 0 || cfg->faults.delay_mean > CLI_MAX_WALL_S)
+        return fail(p, "--delay: %s is not a mean delay in [0, 1e7] model seconds", v);
+      return 0;
+    case OPT_PARTITION:
+    case OPT_CRASH: {
+      char why[256];
+      int rc = o->id == OPT_PARTITION ? fault_parse_partition(&cfg->faults, cfg->n_ranks, v, why, sizeof why)
+                                      : fault_parse_crash(&cfg->faults, cfg->n_ranks, v, why, sizeof why);
+      if (rc == CS_EUSAGE) return fail(p, "%s", why);
+      return rc;
+    }
     case OPT_SHOW_H5: cfg->show_h5_errors = 1; return 0;
     case OPT_SPEEDUP:
       CS_TRY(parse_real(p, name, v, &cfg->speedup));
@@ -629,6 +655,26 @@ static char *join_argv(int argc, char **argv) {
   return s;
 }
 
+/* Fault times against the run's end: a clocks run ends at --duration model seconds, a byz trial
+ * at round m (fault times in byz are rounds); replay has no end. */
+static int check_faults(parser *p) {
+  cs_config *cfg = p->cfg;
+  fault_plan *f = &cfg->faults;
+  f->n = cfg->n_ranks;
+  f->seed = cfg->seed;
+  double end = cfg->command == CS_CMD_CLOCKS ? cfg->duration_s : cfg->command == CS_CMD_BYZ ? cfg->m : INFINITY;
+  const char *unit = cfg->command == CS_CMD_BYZ ? "round" : "model second";
+  for (int k = 0; k < f->n_partitions; k++)
+    if (f->partitions[k].from > end)
+      return fail(p, "--partition: it begins at %s %g, past the end of the run (%s %g)", unit, f->partitions[k].from,
+                  unit, end);
+  for (int r = 0; f->crash_at && r < cfg->n_ranks; r++)
+    if (f->crash_at[r] > end)
+      return fail(p, "--crash: rank %d crashes at %s %g, past the end of the run (%s %g)", r, unit, f->crash_at[r], unit,
+                  end);
+  return 0;
+}
+
 int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, size_t errcap) {
   memset(cfg, 0, sizeof *cfg);
   cfg->n_ranks = n_ranks;
@@ -732,6 +778,7 @@ int cli_parse(int argc, char **argv, int n_ranks, cs_config *cfg, char *err, siz
   }
   /* 3. Cross-option checks and defaults. */
   rc = validate(&p, &strategy_ranks, strategy_count);
+  if (!rc) rc = check_faults(&p);
   for (int r = 0; r < n_ranks; r++)
     cfg->strategy_of[r] = p.strategy_map[r] >= 0 ? (byz_strategy)p.strategy_map[r] : cfg->strategy;
   /* byz --hostile R: R is a garbage traitor in every trial, besides any others */
@@ -749,6 +796,7 @@ done:
 
 void cli_free(cs_config *cfg) {
   if (!cfg) return;
+  fault_plan_free(&cfg->faults);
   free(cfg->output);
   free(cfg->rate_list);
   free(cfg->script_path);
@@ -810,6 +858,14 @@ static const char HELP_RUNTIME[] =
     "      --speedup S     model seconds per wall second (default 1), in [1e-6, 1e9]; the slowest\n"
     "                      rank must tick at least once a day (1/(rate*S) <= 86400 s)\n"
     "      --no-trace      record no events or messages (the summary and /ranks are still written)\n"
+    "      --drop P        each data message is lost with probability P (seeded, per link)\n"
+    "      --duplicate P   each data message is delivered a second time with probability P\n"
+    "      --delay MEAN    each data message is held an exponential delay of mean MEAN model s\n"
+    "      --partition G|G[|G...]@FROM-TO  ranks of different groups (G: ranks, comma-separated;\n"
+    "                      unlisted ranks: one more group) cannot reach each other in [FROM, TO);\n"
+    "                      may be given again\n"
+    "      --crash R@T[,R@T...]  rank R crash-stops at T: no events, no sends, what reaches it is lost\n"
+    "                      (byz: FROM, TO and T are rounds of every trial, round 0 the order)\n"
     "      --progress      rank 0's progress line on stderr even when it is not a terminal (a line\n"
     "                      every 10 s); on a terminal it is shown anyway, unless -q\n"
     "      --flush-every SEC  write the trace to the file every SEC wall seconds (default: at the end;\n"

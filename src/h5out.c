@@ -40,7 +40,7 @@
 #define H5OUT_STUCK_S 120.0
 
 enum { EV_RANK, EV_SEQ, EV_KIND, EV_TIME, EV_LAMPORT, EV_PEER, EV_QUEUE, EV_VC, EV_COUNT };
-enum { MSG_SRC, MSG_DST, MSG_SEND, MSG_RECV, MSG_ARRIVE, MSG_BYTES, MSG_COUNT };
+enum { MSG_SRC, MSG_DST, MSG_SEND, MSG_RECV, MSG_ARRIVE, MSG_BYTES, MSG_FATE, MSG_COUNT };
 
 struct h5out {
   MPI_Comm comm; /* the caller's communicator (not duplicated: used for HDF5 and broadcasts only) */
@@ -915,7 +915,8 @@ static int make_trace_datasets(h5out *o) {
                  {"/events/queue_len", 1, EV_QUEUE, 0, 0},    {"/events/vc", 1, EV_VC, 1, 0},
                  {"/messages/src", 0, MSG_SRC, 0, 0},         {"/messages/dst", 0, MSG_DST, 0, 0},
                  {"/messages/send_event", 0, MSG_SEND, 0, 0}, {"/messages/recv_event", 0, MSG_RECV, 0, 0},
-                 {"/messages/arrive_time", 0, MSG_ARRIVE, 0, 1}, {"/messages/bytes", 0, MSG_BYTES, 0, 0}};
+                 {"/messages/arrive_time", 0, MSG_ARRIVE, 0, 1}, {"/messages/bytes", 0, MSG_BYTES, 0, 0},
+                 {"/messages/fate", 0, MSG_FATE, 0, 0}};
   for (size_t k = 0; k < sizeof columns / sizeof columns[0]; k++) {
     int c = columns[k].column;
     hid_t type = H5T_STD_I64LE;
@@ -926,6 +927,7 @@ static int make_trace_datasets(h5out *o) {
     } else {
       if (c == MSG_SRC || c == MSG_DST || c == MSG_BYTES) type = H5T_STD_I32LE;
       else if (c == MSG_ARRIVE) type = H5T_IEEE_F64LE;
+      else if (c == MSG_FATE) type = H5T_STD_I8LE;
     }
     hid_t *id = columns[k].is_event ? &o->ev[c] : &o->msg[c];
     int64_t chunk = columns[k].is_event ? (columns[k].cols ? vc_chunk : ev_chunk) : msg_chunk;
@@ -1033,6 +1035,7 @@ int h5out_append(h5out *o, const trace_block *mine, const int64_t *counts) {
   APPEND(o->msg[MSG_RECV], H5T_NATIVE_INT64, msg_total, my_msg_off, 0, i64);
   APPEND(o->msg[MSG_ARRIVE], H5T_NATIVE_DOUBLE, msg_total, my_msg_off, 0, mine->msg_arrive_s);
   APPEND(o->msg[MSG_BYTES], H5T_NATIVE_INT32, msg_total, my_msg_off, 0, mine->msg_bytes);
+  APPEND(o->msg[MSG_FATE], H5T_NATIVE_INT8, msg_total, my_msg_off, 0, mine->msg_fate);
 #undef APPEND
   o->ev_rows = ev_total;
   o->msg_rows = msg_total;
@@ -1069,6 +1072,7 @@ int h5out_write_ranks(h5out *o, const h5out_rank_row *row) {
   RANK_COLUMN("final_lamport", H5T_STD_I64LE, H5T_NATIVE_INT64, &row->final_lamport);
   RANK_COLUMN("rejected", H5T_STD_I64LE, H5T_NATIVE_INT64, &row->rejected);
   RANK_COLUMN("max_queue", H5T_STD_I32LE, H5T_NATIVE_INT32, &row->max_queue);
+  RANK_COLUMN("crash_time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &row->crash_time);
 #undef RANK_COLUMN
 fail:
   if (d >= 0) H5Dclose(d);

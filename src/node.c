@@ -47,6 +47,9 @@ enum { RETIRE_BATCH = 64 };     /* a busy rank retires completed sends once this
 typedef struct queued {
   node_message m;
   pool_buf *own; /* the buffer this entry lives in */
+  size_t used;   /* bytes of own this entry takes (entry, clock, message) */
+  double due_s;  /* --delay: the wall time it may be queued (held entries only) */
+  uint64_t order; /* --delay: arrival order, to break ties between equal due times */
   vtick_t vc[];
 } queued;
 
@@ -100,6 +103,12 @@ struct node {
   double tick_s;         /* the time of the tick being made (when in_tick): the time of its events */
   int in_tick;
   double next_progress_s; /* when the progress callback is due next */
+  /* the fault layer (NULL faults: none configured, and none of this is used) */
+  const node_protocol *proto; /* the protocol node_run runs: its fault clock and on_lost */
+  int64_t *link_recv;    /* per source: data messages that reached us so far (the link sequence) */
+  queued **held;         /* --delay: a min-heap by (due_s, order) */
+  size_t n_held, cap_held;
+  uint64_t held_order;
 };
 
 static void on_signal(int sig) { stop_signal = sig; }
@@ -227,7 +236,9 @@ int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_ou
   nd->peer_rounds = calloc(n, sizeof *nd->peer_rounds);
   nd->done_from = calloc(n, 1);
   nd->lateness_hist = calloc(LATENESS_BINS, sizeof *nd->lateness_hist);
-  if (!nd->vc || !nd->peer_rounds || !nd->done_from || !nd->lateness_hist) {
+  nd->link_recv = calloc(n, sizeof *nd->link_recv);
+  if (opt->faults && !fault_any(opt->faults)) nd->opt.faults = NULL; /* nothing to do: the layer stays out */
+  if (!nd->vc || !nd->peer_rounds || !nd->done_from || !nd->lateness_hist || !nd->link_recv) {
     rc = CS_ENOMEM;
     goto fail;
   }
@@ -278,6 +289,9 @@ void node_destroy(node *nd) {
     MPI_Waitall(nd->n_pending, nd->reqs, MPI_STATUSES_IGNORE);
     for (int k = 0; k < nd->n_pending; k++) release_send(nd, nd->req_buf[k]);
   }
+  for (size_t k = 0; k < nd->n_held; k++) free_queued(nd, nd->held[k]);
+  free(nd->held);
+  free(nd->link_recv);
   free(nd->reqs);
   free(nd->req_buf);
   free(nd->done_idx);
@@ -355,6 +369,7 @@ void node_get_stats(const node *nd, node_stats *out) {
 }
 
 int node_round_complete(const node *nd, int64_t r) {
+  if (nd->n_held > 0) return 0; /* a delayed message may still be of this round: rounds wait for it */
   for (int p = 0; p < nd->size; p++)
     if (p != nd->rank && nd->peer_rounds[p] <= r) return 0;
   return 1;
@@ -446,7 +461,20 @@ static int record_event(node *nd, trace_kind kind, lamport_t before, int32_t pee
                      (int32_t)nd->q_len);
 }
 
+/* ---- the fault layer's clock -------------------------------------------------------------------- */
+
+/* This rank's fault time now: the protocol's clock, or model seconds of the tick being made. */
+static double fault_now(const node *nd) {
+  if (nd->proto && nd->proto->fault_time) return nd->proto->fault_time(nd->proto->state, nd, NULL);
+  return (nd->in_tick ? nd->tick_s : node_now_s(nd)) * nd->opt.speedup;
+}
+
+int node_crashed(const node *nd) {
+  return nd->opt.faults && fault_crashed(nd->opt.faults, nd->rank, fault_now(nd));
+}
+
 int node_internal(node *nd) {
+  if (nd->opt.faults && node_crashed(nd)) return 0; /* a crashed rank makes no event */
   lamport_t before = nd->lamport;
   nd->lamport = lamport_local(nd->lamport); /* L += 1 */
   vclock_tick(nd->vc, (size_t)nd->rank);    /* V[i] += 1 */
@@ -459,9 +487,9 @@ int node_internal(node *nd) {
 static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len, pool_buf *built) {
   int ok = k >= 1 && len <= WIRE_MAX_PAYLOAD && (!len || payload || built);
   for (int j = 0; ok && j < k; j++) ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank;
-  if (!ok) {
+  if (!ok || (nd->opt.faults && node_crashed(nd))) { /* a crashed rank sends nothing, makes no event */
     if (built) pool_put(nd->bufs, built);
-    return CS_EINVAL;
+    return ok ? 0 : CS_EINVAL;
   }
   lamport_t before = nd->lamport; /* 1 */
   nd->lamport = lamport_local(nd->lamport);
@@ -573,6 +601,134 @@ static void request_stop(node *nd) {
   if (nd->phase == NODE_RUNNING) nd->phase = NODE_STOP_REQUESTED;
 }
 
+/* ---- the fault layer at the receiver ------------------------------------------------------------- */
+
+/* held[] is a min-heap by (due_s, order). */
+static int held_before(const queued *a, const queued *b) {
+  return a->due_s < b->due_s || (a->due_s == b->due_s && a->order < b->order);
+}
+
+static int held_push(node *nd, queued *q) {
+  if (nd->n_held == nd->cap_held) {
+    size_t cap = nd->cap_held ? 2 * nd->cap_held : 64;
+    queued **h = realloc(nd->held, cap * sizeof *h);
+    if (!h) return CS_ENOMEM;
+    nd->held = h;
+    nd->cap_held = cap;
+  }
+  size_t k = nd->n_held++;
+  while (k > 0 && held_before(q, nd->held[(k - 1) / 2])) {
+    nd->held[k] = nd->held[(k - 1) / 2];
+    k = (k - 1) / 2;
+  }
+  nd->held[k] = q;
+  return 0;
+}
+
+static queued *held_pop(node *nd) {
+  queued *top = nd->held[0], *last = nd->held[--nd->n_held];
+  size_t k = 0;
+  for (;;) {
+    size_t c = 2 * k + 1;
+    if (c >= nd->n_held) break;
+    if (c + 1 < nd->n_held && held_before(nd->held[c + 1], nd->held[c])) c++;
+    if (!held_before(nd->held[c], last)) break;
+    nd->held[k] = nd->held[c];
+    k = c;
+  }
+  if (nd->n_held > 0) nd->held[k] = last;
+  return top;
+}
+
+/* Queues every held message that is due (an arrival for the waiting loop). */
+static int release_due(node *nd) {
+  if (nd->n_held == 0) return 0;
+  double now = node_now_s(nd);
+  while (nd->n_held > 0 && nd->held[0]->due_s <= now) {
+    queued *q = held_pop(nd);
+    int rc = queue_push(nd, q);
+    if (rc) {
+      free_queued(nd, q);
+      return rc;
+    }
+    nd->arrivals++;
+  }
+  return 0;
+}
+
+/* A message lost at its arrival: its row (no receive event), the count, the protocol told. */
+static int lose(node *nd, queued *q, int fate, double now_s) {
+  nd->stats.fates[fate]++;
+  if (isnan(q->m.arrive_s)) q->m.arrive_s = now_s; /* a queued message keeps the time it came */
+  int rc = trace_message(nd->tr, q->m.src, q->m.send_seq, -1, q->m.arrive_s, (int32_t)q->m.bytes, fate);
+  if (!rc && nd->proto && nd->proto->on_lost) rc = nd->proto->on_lost(nd->proto->state, nd, &q->m, fate);
+  free_queued(nd, q);
+  return rc;
+}
+
+/* The same message in an entry of its own (--duplicate), its pointers into its own buffer. */
+static queued *copy_entry(node *nd, const queued *q) {
+  pool_buf *b = pool_get(nd->bufs, q->used);
+  if (!b) return NULL;
+  memcpy(b->data, q, q->used);
+  queued *c = (queued *)(void *)b->data;
+  c->own = b;
+  c->m.vc = c->vc;
+  c->m.payload = (const uint8_t *)c + (q->m.payload - (const uint8_t *)q);
+  return c;
+}
+
+/* The fault layer, for a data message that reached this rank, in steps:
+ *   1. its link number (the data messages from src before it) and its fault time (the
+ *      protocol's clock of the message, or model seconds now);
+ *   2. this rank has crashed by then: lost (FATE_CRASHED);
+ *   3. a partition separates the two ranks then: cut (FATE_PARTITION);
+ *   4. drawn to be lost: dropped (FATE_DROPPED);
+ *   5. drawn to be duplicated: a second entry, the same message, FATE_DUPLICATE;
+ *   6. with --delay, both are held until the drawn delay has passed (in model seconds), else
+ *      queued now. */
+static int fault_arrival(node *nd, queued *q) {
+  const fault_plan *f = nd->opt.faults;
+  int src = q->m.src;
+  q->m.link_seq = nd->link_recv[src]++; /* 1 */
+  double now_s = node_now_s(nd); /* the arrival's time: what decides, and what /messages says */
+  q->m.arrive_s = now_s;
+  double t = nd->proto && nd->proto->fault_time ? nd->proto->fault_time(nd->proto->state, nd, &q->m)
+                                                : now_s * nd->opt.speedup;
+  if (fault_crashed(f, nd->rank, t)) return lose(nd, q, FATE_CRASHED, now_s);            /* 2 */
+  if (fault_cut(f, src, nd->rank, t)) return lose(nd, q, FATE_PARTITION, now_s);          /* 3 */
+  if (fault_drops(f, src, nd->rank, q->m.link_seq)) return lose(nd, q, FATE_DROPPED, now_s); /* 4 */
+  queued *copy = NULL;
+  if (fault_duplicates(f, src, nd->rank, q->m.link_seq)) { /* 5 */
+    if (!(copy = copy_entry(nd, q))) {
+      free_queued(nd, q);
+      return CS_ENOMEM;
+    }
+    copy->m.fate = FATE_DUPLICATE;
+    nd->stats.fates[FATE_DUPLICATE]++;
+  }
+  double delay = fault_delay(f, src, nd->rank, q->m.link_seq); /* 6 */
+  queued *entries[2] = {q, copy};
+  int rc = 0;
+  for (int k = 0; k < 2 && entries[k]; k++) {
+    if (rc) {
+      free_queued(nd, entries[k]);
+      continue;
+    }
+    if (delay > 0) {
+      entries[k]->m.arrive_s = NAN; /* it arrives when it is released */
+      entries[k]->due_s = now_s + delay / nd->opt.speedup;
+      entries[k]->order = nd->held_order++;
+      nd->stats.delayed++;
+      rc = held_push(nd, entries[k]);
+    } else {
+      rc = queue_push(nd, entries[k]);
+    }
+    if (rc) free_queued(nd, entries[k]);
+  }
+  return rc;
+}
+
 /* Handles one received message, already decoded into its entry q: queue data, apply control. */
 static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wire_view *v) {
   if (nd->done_from[src] && v->h.kind != WIRE_STOP) { /* nothing may follow a peer's DONE */
@@ -584,8 +740,10 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
     case WIRE_DATA: {
       q->m = (node_message){.src = src, .send_seq = (int64_t)v->h.seq, .lamport = v->h.lamport, .vc = q->vc,
                             .payload = v->payload, .payload_len = v->h.payload_len, .bytes = bytes,
-                            .round = nd->peer_rounds[src], .arrive_s = NAN}; /* stamped by drain */
+                            .round = nd->peer_rounds[src], .arrive_s = NAN, /* stamped by drain */
+                            .link_seq = -1, .fate = FATE_DELIVERED};
       nd->stats.received++;
+      if (nd->opt.faults) return fault_arrival(nd, q);
       int rc = queue_push(nd, q);
       if (rc) free_queued(nd, q);
       return rc;
@@ -635,6 +793,7 @@ static int drain(node *nd, drain_mode mode) {
   if (retire) CS_TRY(retire_sends(nd));
   size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
   size_t head = sizeof(queued) + (size_t)nd->size * sizeof(vtick_t), queued_before = nd->q_len;
+  CS_TRY(release_due(nd)); /* --delay: what is due now arrives now */
   for (int k = 0; k < DRAIN_BATCH; k++) {
     int flag = 0, count = 0;
     MPI_Status st;
@@ -656,6 +815,7 @@ static int drain(node *nd, drain_mode mode) {
     if (!b) return CS_ENOMEM;
     queued *q = (queued *)(void *)b->data;
     q->own = b;
+    q->used = head + (size_t)count;
     uint8_t *raw = b->data + head;
     int rc = MPI_Mrecv(raw, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) {
@@ -676,7 +836,10 @@ static int drain(node *nd, drain_mode mode) {
    *    of the pass, so no message is stamped before the moment it was found */
   if (nd->q_len > queued_before && trace_enabled(nd->tr)) {
     double now = node_now_s(nd);
-    for (size_t k = queued_before; k < nd->q_len; k++) nd->q[(nd->q_head + k) % nd->q_cap]->m.arrive_s = now;
+    for (size_t k = queued_before; k < nd->q_len; k++) {
+      queued *q = nd->q[(nd->q_head + k) % nd->q_cap];
+      if (isnan(q->m.arrive_s)) q->m.arrive_s = now; /* the fault layer stamps what it decided on */
+    }
   }
   if (stop_signal) request_stop(nd);
   return 0;
@@ -711,7 +874,8 @@ static int take(node *nd, size_t k, const node_protocol *p) {
   int64_t seq = nd->next_seq;
   int rc = record_event(nd, TRACE_RECV, before, q->m.src);
   if (!rc && trace_enabled(nd->tr))
-    rc = trace_message(nd->tr, q->m.src, q->m.send_seq, seq, q->m.arrive_s, (int32_t)q->m.bytes);
+    rc = trace_message(nd->tr, q->m.src, q->m.send_seq, seq, q->m.arrive_s, (int32_t)q->m.bytes, q->m.fate);
+  if (q->m.fate == FATE_DELIVERED) nd->stats.fates[FATE_DELIVERED]++;
   if (!rc && p->on_receive) rc = p->on_receive(p->state, nd, &q->m);
   free_queued(nd, q);
   return rc;
@@ -911,10 +1075,23 @@ static int shutdown_exchange(node *nd) {
     if (stop_signal) CS_TRY(announce_stop(nd));
     if (nd->n_done < nd->size - 1 && nd->arrivals == seen) sched_yield();
   }
-  while (nd->q_len > 0) {
+  while (nd->n_held > 0) { /* --delay: still held at the end, so never queued: undelivered */
+    queued *q = held_pop(nd);
+    q->m.arrive_s = node_now_s(nd);
+    int rc = queue_push(nd, q);
+    if (rc) {
+      free_queued(nd, q);
+      return rc;
+    }
+  }
+  int crashed = node_crashed(nd);
+  while (nd->q_len > 0) { /* a crashed rank's queue was lost with it */
     queued *q = queue_remove(nd, 0);
-    int rc = trace_message(nd->tr, q->m.src, q->m.send_seq, -1, q->m.arrive_s, (int32_t)q->m.bytes);
-    nd->stats.undelivered++;
+    int fate = crashed ? FATE_CRASHED : q->m.fate == FATE_DUPLICATE ? FATE_DUPLICATE : FATE_UNDELIVERED;
+    int rc = trace_message(nd->tr, q->m.src, q->m.send_seq, -1, q->m.arrive_s, (int32_t)q->m.bytes, fate);
+    if (fate == FATE_CRASHED) nd->stats.fates[fate]++; /* lost with the rank, not left undelivered */
+    else nd->stats.undelivered++;
+    if (fate == FATE_UNDELIVERED) nd->stats.fates[fate]++; /* a copy was counted when it came */
     free_queued(nd, q);
     if (rc) return rc;
   }
@@ -963,13 +1140,14 @@ static int64_t ticks_in_run(double duration_s, double rate_hz) {
  * own lateness; a message that arrives at the deadline is seen by that tick. */
 int node_run(node *nd, const node_protocol *proto) {
   const node_options *o = &nd->opt;
+  nd->proto = proto;
   double period = o->tick_rate_hz > 0 ? 1.0 / (o->tick_rate_hz * o->speedup) : 0.0;
   double end_wall = o->duration_s > 0 ? o->duration_s / o->speedup : INFINITY;
   int64_t n_ticks = period > 0 && o->duration_s > 0 ? ticks_in_run(o->duration_s, o->tick_rate_hz) : INT64_MAX;
   double flush_s = o->flush_interval_s;
   for (int64_t k = 0;; k++) {
     if (period > 0) CS_TRY(drain_if_due(nd)); /* 1 */
-    else if ((nd->stats.ticks & 15) == 0) CS_TRY(drain(nd, DRAIN_ALL));
+    else if ((k & 15) == 0) CS_TRY(drain(nd, DRAIN_ALL));
     if (nd->phase != NODE_RUNNING || stop_signal) {
       CS_TRY(announce_stop(nd));
       break;
@@ -990,22 +1168,24 @@ int node_run(node *nd, const node_protocol *proto) {
         continue;
       }
       nd->tick_s = node_now_s(nd);
-      record_lateness(nd, nd->tick_s - deadline);
+      if (!(o->faults && node_crashed(nd))) record_lateness(nd, nd->tick_s - deadline); /* a crashed rank has no ticks */
       nd->in_tick = 1; /* the events of this tick carry its time, the one its lateness was taken at */
     } else if (o->duration_s > 0 || trace_enabled(nd->tr)) { /* else no clock is read per tick */
       nd->tick_s = node_now_s(nd);
       if (o->duration_s > 0 && nd->tick_s >= end_wall) break;
       nd->in_tick = 1;
     }
-    nd->stats.ticks++; /* 4 */
-    long at = find_acceptable(nd, proto);
+    int crashed = o->faults && node_crashed(nd); /* 4: a crashed rank takes nothing, and its ticks do not count */
+    if (!crashed) nd->stats.ticks++;
+    while (crashed && nd->q_len > 0) CS_TRY(lose(nd, queue_remove(nd, 0), FATE_CRASHED, node_now_s(nd))); /* its queue too */
+    long at = crashed ? -1 : find_acceptable(nd, proto);
     if (at >= 0) {
       CS_TRY(take(nd, (size_t)at, proto));
     } else {
       uint64_t before = nd->actions + (uint64_t)nd->next_seq;
       if (proto->on_idle) CS_TRY(proto->on_idle(proto->state, nd));
       nd->in_tick = 0;
-      if (nd->actions + (uint64_t)nd->next_seq == before && period == 0 && find_acceptable(nd, proto) < 0 &&
+      if (nd->actions + (uint64_t)nd->next_seq == before && period == 0 && (crashed || find_acceptable(nd, proto) < 0) &&
           !(proto->is_finished && proto->is_finished(proto->state, nd)))
         CS_TRY(wait_for(nd, INFINITY));
     }
@@ -1026,6 +1206,7 @@ int node_run(node *nd, const node_protocol *proto) {
   CS_MPI(MPI_Allreduce(mine, any, 2, MPI_INT, MPI_MAX, nd->comm));
   nd->stats.stopped = any[0];
   nd->stats.stop_signal = any[0] ? any[1] : 0;
+  nd->proto = NULL; /* the caller's protocol may not outlive this call */
   return 0;
 }
 

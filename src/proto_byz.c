@@ -177,11 +177,12 @@ static int send_garbage(byz *b, node *nd, int to, uint64_t salt) {
  *   4. then every general marks the end of the round to every peer (the runtime does this
  *      honestly for traitors too), so silence is seen without timeouts.
  * plan_round lists the round's sends; send_next makes one of them. */
-static int plan_round(byz *b) {
+static int plan_round(byz *b, const node *nd) {
   b->plan_next = b->plan_len = 0;
   int me = b->rank, r = b->round;
   if ((r == 0) != (me == b->commander)) return 0; /* 1, 2: the commander speaks in round 0 only */
   if (is_traitor(b, me) && b->cfg->strategy_of[me] == BYZ_SILENT) return 0;
+  if (node_crashed(nd)) return 0; /* --crash: from its round on, a general says nothing */
   if (b->cfg->wire == BYZ_WIRE_ROUND || r == 0) {
     for (int k = 0; k < b->n - 1; k++)
       if (b->lieutenants[k] != me) b->plan_to[b->plan_len++] = b->lieutenants[k];
@@ -369,11 +370,19 @@ static int byz_on_idle(void *state, node *nd) {
       b->round++;
       b->sending = 1;
     }
-    CS_TRY(plan_round(b));
+    CS_TRY(plan_round(b, nd));
   }
   if (b->plan_next < b->plan_len) return send_next(b, nd);
   b->sending = 0;
   return node_round_end(nd);
+}
+
+/* The fault layer's clock in byz: the round within the trial (round 0: the order), of a message
+ * (the round its sender was in) or of this general now. */
+static double byz_fault_time(void *state, const node *nd, const node_message *msg) {
+  const byz *b = state;
+  int64_t round = msg ? msg->round : node_round(nd);
+  return (double)(round % (b->m + 1));
 }
 
 static int byz_is_finished(void *state, const node *nd) {
@@ -466,7 +475,7 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
 
 /* Step 1 of the run: refuse what cannot run, before anything runs. */
 static int byz_prepare(cs_run *run, run_request *req, void **state) {
-  (void)req;
+  req->fault_time_unit = "rounds of a trial";
   char err[512];
   if (check_size(run_config(run), err, sizeof err)) {
     run_usage_error(run_rank(run), err);
@@ -495,10 +504,10 @@ static int byz_execute(cs_run *run, void *state) {
   /* 2 */
   if ((rc = byz_init(b, cfg, rank))) cs_fatal("setting up OM(m)", rc);
   start_trial(b, nd);
-  if ((rc = plan_round(b))) cs_fatal("planning round 0", rc);
+  if ((rc = plan_round(b, nd))) cs_fatal("planning round 0", rc);
   /* 3 */
   node_protocol proto = {.state = b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
-                         .is_finished = byz_is_finished};
+                         .is_finished = byz_is_finished, .fault_time = byz_fault_time};
   double t0 = node_now_s(nd);
   if ((rc = node_run(nd, &proto))) cs_fatal("running OM(m)", rc);
   double total_s = node_now_s(nd) - t0;
@@ -544,11 +553,11 @@ int byz_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
   byz b;
   if ((rc = byz_init(&b, cfg, node_rank(nd))) == 0) {
     start_trial(&b, nd);
-    rc = plan_round(&b);
+    rc = plan_round(&b, nd);
   }
   /* 2. Every trial, timed on each rank from the common start. */
   node_protocol proto = {.state = &b, .accepts = byz_accepts, .on_receive = byz_on_receive, .on_idle = byz_on_idle,
-                         .is_finished = byz_is_finished};
+                         .is_finished = byz_is_finished, .fault_time = byz_fault_time};
   double t0 = node_now_s(nd);
   if (node_agree_status(nd, rc) == 0) rc = node_run(nd, &proto);
   double my_s = node_now_s(nd) - t0;

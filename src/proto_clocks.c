@@ -203,6 +203,7 @@ static int clocks_on_receive(void *state, node *nd, const node_message *msg) {
  * also sends each peer one malformed message (no event), which the peers reject and count. */
 static int clocks_on_idle(void *state, node *nd) {
   clocks_state *s = state;
+  if (node_crashed(nd)) return 0; /* --crash: no more steps, no draws */
   take_samples(s);
   double u = rng_unit(&s->rng);                   /* 1 */
   clocks_step step = clocks_choose(u, s->p_internal); /* 2 */
@@ -419,9 +420,12 @@ static int clocks_execute(cs_run *run, void *state) {
   }
   if ((rc = node_gather_i64(nd, mine, SUM_I64_COUNT, iv))) cs_fatal("gathering the summary", rc);
   if ((rc = node_gather_f64(nd, fmine, SUM_F64_COUNT, fv))) cs_fatal("gathering the summary", rc);
-  /* 5: every MPI message sent was received into a queue, and every one of those was either
-   * taken (a RECV event) or reported as undelivered. */
-  int64_t check[5] = {ns.data_sent, ns.received, ns.events[TRACE_RECV] + ns.undelivered, ns.stopped,
+  /* 5: every MPI message sent reached its receiver, and every one of those was either taken (a
+   * RECV event), reported as undelivered, or lost by the fault layer (dropped, cut, crashed);
+   * the second copies of --duplicate are taken or undelivered on top. */
+  int64_t lost_by_faults = ns.fates[FATE_DROPPED] + ns.fates[FATE_PARTITION] + ns.fates[FATE_CRASHED];
+  int64_t check[5] = {ns.data_sent, ns.received,
+                      ns.events[TRACE_RECV] + ns.undelivered + lost_by_faults - ns.fates[FATE_DUPLICATE], ns.stopped,
                       rank == cfg->hostile ? 0 : ns.rejected_total}, sums[5];
   if ((rc = node_allreduce_i64(nd, check, 5, sums, 0))) cs_fatal("checking the message count", rc);
   int lost = sums[0] != sums[1] || sums[1] != sums[2];

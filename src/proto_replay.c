@@ -13,8 +13,12 @@
 
 typedef struct replay_state {
   const replay_script *script;
+  const fault_plan *faults; /* NULL: none */
   int rank;
   int next; /* index of the next step this rank takes part in (n_steps: done) */
+  int **step_of_link; /* faults: [src][k] = the step of the k-th message from src to this rank */
+  int *links;         /* faults: messages from each src to this rank in the script */
+  uint8_t *lost;      /* faults: per step, this rank's copy of its message was lost on the way */
 } replay_state;
 
 static int involves(const replay_step *st, int rank) {
@@ -30,10 +34,12 @@ static void advance(replay_state *s) {
   while (s->next < s->script->n_steps && !involves(&s->script->steps[s->next], s->rank)) s->next++;
 }
 
-/* Only the message of the current step, from its sender, may be taken: script order. */
+/* Only the message of the current step, from its sender, may be taken: script order. A second
+ * copy (--duplicate) is taken whenever it is there: its own receive event, no step. */
 static int replay_accepts(void *state, const node *nd, const node_message *msg) {
   (void)nd;
   replay_state *s = state;
+  if (msg->fate == FATE_DUPLICATE) return 1;
   if (s->next >= s->script->n_steps) return 0;
   const replay_step *st = &s->script->steps[s->next];
   return st->kind == REPLAY_SEND && st->src != s->rank && msg->src == st->src;
@@ -41,14 +47,39 @@ static int replay_accepts(void *state, const node *nd, const node_message *msg) 
 
 static int replay_on_receive(void *state, node *nd, const node_message *msg) {
   (void)nd;
-  (void)msg;
-  advance(state);
+  if (msg->fate != FATE_DUPLICATE) advance(state);
   return 0;
 }
 
-/* Our step: send (one event, even to several) or internal. Someone else's: wait for it. */
+/* The fault layer's clock in replay: the script's step. A message's step is known from its link
+ * number (the k-th message from src to this rank is the k-th such send of the script). */
+static double replay_fault_time(void *state, const node *nd, const node_message *msg) {
+  (void)nd;
+  const replay_state *s = state;
+  if (!msg) return s->next;
+  if (msg->link_seq < 0 || msg->link_seq >= s->links[msg->src]) return s->next;
+  return s->step_of_link[msg->src][msg->link_seq];
+}
+
+static int replay_on_lost(void *state, node *nd, const node_message *msg, int fate) {
+  (void)nd;
+  (void)fate;
+  replay_state *s = state;
+  if (msg->link_seq >= 0 && msg->link_seq < s->links[msg->src]) s->lost[s->step_of_link[msg->src][msg->link_seq]] = 1;
+  return 0;
+}
+
+/* Our step: send (one event, even to several) or internal. Someone else's: wait for it, unless
+ * it cannot come (faults): our copy was lost, or its sender had crashed by then; a crashed rank
+ * passes over every step (its runtime makes no event). */
 static int replay_on_idle(void *state, node *nd) {
   replay_state *s = state;
+  while (s->faults && s->next < s->script->n_steps) { /* pass over the steps that cannot come */
+    const replay_step *st = &s->script->steps[s->next];
+    if (st->src == s->rank || !(s->lost[s->next] || fault_crashed(s->faults, st->src, s->next) || node_crashed(nd)))
+      break;
+    advance(s);
+  }
   if (s->next >= s->script->n_steps) return 0;
   const replay_step *st = &s->script->steps[s->next];
   if (st->src != s->rank) return 0;
@@ -115,16 +146,66 @@ static void print_replay(const replay_script *sc, const node_gathered *g, int n,
   free(start);
 }
 
+/* With faults the script order no longer names every event (a lost message has no receive, a
+ * duplicate one more): every rank's events in its own order, then its final clock. */
+static void print_by_rank(const replay_script *sc, const node_gathered *g, int n, const char *path) {
+  char name[32], peer[32], vc[1024];
+  printf("replay %s: %d ranks, %d steps; with faults, each rank's events in its own order:\n", path, n, sc->n_steps);
+  int64_t row = 0;
+  for (int r = 0; r < n; r++) {
+    replay_rank_name(sc, r, name, sizeof name);
+    printf("%s:%s\n", name, g->count[r] ? "" : " (no events)");
+    for (int64_t k = 0; k < g->count[r]; k++, row++) {
+      const char *what = g->kind[row] == 0 ? "internal" : g->kind[row] == 1 ? "send" : "recv";
+      if (g->peer[row] >= 0) replay_rank_name(sc, g->peer[row], peer, sizeof peer);
+      else snprintf(peer, sizeof peer, "%s", g->kind[row] == 1 ? "several" : "");
+      vclock_format(g->vc + row * n, (size_t)n, vc, sizeof vc);
+      printf("  %-8s %-8s L=%-4lld %s\n", what, peer, (long long)g->lamport[row], vc);
+    }
+  }
+}
+
+/* The fault layer's bookkeeping (faults only): for each sender, the steps of its messages to this
+ * rank in script order; and a lost flag per step. */
+static int map_links(replay_state *s, int n) {
+  const replay_script *sc = s->script;
+  s->links = calloc((size_t)n, sizeof *s->links);
+  s->step_of_link = calloc((size_t)n, sizeof *s->step_of_link);
+  s->lost = calloc((size_t)(sc->n_steps ? sc->n_steps : 1), 1);
+  if (!s->links || !s->step_of_link || !s->lost) return CS_ENOMEM;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int src = 0; src < n; src++) {
+      if (pass == 1 && !(s->step_of_link[src] = malloc((size_t)(s->links[src] ? s->links[src] : 1) * sizeof(int))))
+        return CS_ENOMEM;
+      s->links[src] = pass == 1 ? 0 : s->links[src];
+    }
+    for (int k = 0; k < sc->n_steps; k++) {
+      const replay_step *st = &sc->steps[k];
+      if (st->kind != REPLAY_SEND || st->src == s->rank || !involves(st, s->rank)) continue;
+      if (pass == 1) s->step_of_link[st->src][s->links[st->src]] = k;
+      s->links[st->src]++;
+    }
+  }
+  return 0;
+}
+
+static void free_links(replay_state *s, int n) {
+  for (int src = 0; s->step_of_link && src < n; src++) free(s->step_of_link[src]);
+  free(s->step_of_link);
+  free(s->links);
+  free(s->lost);
+}
+
 /* ---- the subcommand -------------------------------------------------------------------------------- */
 
 typedef struct replay_run {
   replay_script script;
   replay_state st;
+  int n;
 } replay_run;
 
 /* Step 1: read and check the script before anything runs (every rank parses the same bytes). */
 static int replay_prepare(cs_run *run, run_request *req, void **state) {
-  (void)req;
   const cs_config *cfg = run_config(run);
   char err[1024] = "", line[1200];
   char *text = NULL;
@@ -144,6 +225,12 @@ static int replay_prepare(cs_run *run, run_request *req, void **state) {
     return CS_EXIT_USAGE;
   }
   r->st = (replay_state){.script = &r->script, .rank = run_rank(run), .next = -1};
+  r->n = cfg->n_ranks;
+  if (fault_any(&cfg->faults)) {
+    r->st.faults = &cfg->faults;
+    if (map_links(&r->st, cfg->n_ranks)) cs_fatal("mapping the script's messages", CS_ENOMEM);
+    req->fault_time_unit = "script steps";
+  }
   advance(&r->st);
   return 0;
 }
@@ -156,14 +243,19 @@ static int replay_execute(cs_run *run, void *state) {
   node *nd = run_node(run);
   int rc;
   node_protocol proto = {.state = &r->st, .accepts = replay_accepts, .on_receive = replay_on_receive,
-                         .on_idle = replay_on_idle, .is_finished = replay_is_finished};
+                         .on_idle = replay_on_idle, .is_finished = replay_is_finished,
+                         .fault_time = r->st.faults ? replay_fault_time : NULL,
+                         .on_lost = r->st.faults ? replay_on_lost : NULL};
   if ((rc = node_run(nd, &proto))) cs_fatal("replaying the script", rc);
   node_stats stats;
   node_get_stats(nd, &stats);
   if (cfg->trace && !stats.stopped) {
     node_gathered g;
     if ((rc = node_gather_trace(nd, &g))) cs_fatal("gathering the trace", rc);
-    if (run_rank(run) == 0 && !cfg->quiet) print_replay(&r->script, &g, cfg->n_ranks, cfg->script_path);
+    if (run_rank(run) == 0 && !cfg->quiet) {
+      if (r->st.faults) print_by_rank(&r->script, &g, cfg->n_ranks, cfg->script_path);
+      else print_replay(&r->script, &g, cfg->n_ranks, cfg->script_path);
+    }
     node_gathered_free(&g);
   }
   return CS_EXIT_OK;
@@ -172,6 +264,7 @@ static int replay_execute(cs_run *run, void *state) {
 static void replay_release(void *state) {
   replay_run *r = state;
   if (!r) return;
+  if (r->st.faults) free_links(&r->st, r->n);
   replay_free(&r->script);
   free(r);
 }

@@ -1,6 +1,8 @@
 /* The lifecycle of every subcommand, once: prepare, open the file and the node, execute, close, say where the file is. */
 #include "consensus/run.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ struct cs_run {
   double tick_rate_hz; /* this rank's rate, for /ranks */
   int traitor;
   run_progress progress;
+  const char *fault_time_unit;
 };
 
 int run_world_init(int *argc, char ***argv, run_world **world, int *rank, int *size) {
@@ -145,7 +148,9 @@ static int open_run(cs_run *run, const run_request *req) {
   if (rc) cs_fatal("opening the run file", rc);
   node_install_signal_handlers();
   node_options opt = {.tick_rate_hz = req->tick_rate_hz, .speedup = run->cfg->speedup, .duration_s = req->duration_s,
-                      .flush_interval_s = req->flush_interval_s, .trace = req->trace};
+                      .flush_interval_s = req->flush_interval_s, .trace = req->trace,
+                      .faults = fault_any(&run->cfg->faults) ? &run->cfg->faults : NULL};
+  run->fault_time_unit = req->fault_time_unit ? req->fault_time_unit : "model seconds";
   /* rank 0's progress line: on a terminal unless -q, anywhere with --progress */
   if (run->rank == 0 && (run->cfg->progress || (!run->cfg->quiet && stderr_is_terminal()))) {
     run->progress.command = cli_command_name(run->cfg->command);
@@ -156,6 +161,47 @@ static int open_run(cs_run *run, const run_request *req) {
   }
   if ((rc = node_create(run->comm, &opt, run->out, &run->nd))) cs_fatal("creating the node", rc);
   return 0;
+}
+
+/* With faults: /faults (the spec), and on rank 0 what became of the data messages, in all and
+ * per rank (of those that reached it). Collective. */
+static void report_faults(cs_run *run, const node_stats *st) {
+  const fault_plan *f = &run->cfg->faults;
+  if (!fault_any(f)) return;
+  const char *g = "/faults";
+  run_checked_write(h5out_attr_double(run->out, g, "drop", f->drop), "writing /faults");
+  run_checked_write(h5out_attr_double(run->out, g, "duplicate", f->duplicate), "writing /faults");
+  run_checked_write(h5out_attr_double(run->out, g, "delay_mean", f->delay_mean), "writing /faults");
+  run_checked_write(h5out_attr_string(run->out, g, "partition", f->partition_text), "writing /faults");
+  run_checked_write(h5out_attr_string(run->out, g, "crash", f->crash_text), "writing /faults");
+  run_checked_write(h5out_attr_string(run->out, g, "time_unit", run->fault_time_unit), "writing /faults");
+  run_checked_write(h5out_attr_string(run->out, g, "fate_codes",
+                                      "delivered=0,undelivered=1,dropped=2,partition=3,crashed=4,duplicate=5"),
+                    "writing /faults");
+  int64_t mine[FATE_COUNT + 1], *all = run->rank == 0 ? malloc((size_t)(run->size * (FATE_COUNT + 1)) * sizeof *all) : NULL;
+  if (run->rank == 0 && !all) cs_fatal("summing the faults", CS_ENOMEM);
+  memcpy(mine, st->fates, sizeof st->fates);
+  mine[FATE_COUNT] = st->delayed;
+  int rc = node_gather_i64(run->nd, mine, FATE_COUNT + 1, all);
+  if (rc) cs_fatal("summing the faults", rc);
+  if (run->rank == 0) {
+    int64_t total[FATE_COUNT + 1] = {0};
+    for (int r = 0; r < run->size; r++)
+      for (int k = 0; k <= FATE_COUNT; k++) total[k] += all[r * (FATE_COUNT + 1) + k];
+    printf("faults: %" PRId64 " delivered, %" PRId64 " undelivered, %" PRId64 " dropped, %" PRId64
+           " cut by a partition, %" PRId64 " lost to a crash, %" PRId64 " duplicates, %" PRId64 " delayed\n",
+           total[FATE_DELIVERED], total[FATE_UNDELIVERED], total[FATE_DROPPED], total[FATE_PARTITION],
+           total[FATE_CRASHED], total[FATE_DUPLICATE], total[FATE_COUNT]);
+    if (!run->cfg->quiet)
+      for (int r = 0; r < run->size; r++) {
+        const int64_t *a = all + r * (FATE_COUNT + 1);
+        printf("  rank %d lost %" PRId64 " of the messages that reached it (%" PRId64 " dropped, %" PRId64
+               " partition, %" PRId64 " crash)%s\n", r, a[FATE_DROPPED] + a[FATE_PARTITION] + a[FATE_CRASHED],
+               a[FATE_DROPPED], a[FATE_PARTITION], a[FATE_CRASHED], fault_crashed(f, r, INFINITY) ? ", crashed" : "");
+      }
+    fflush(stdout);
+  }
+  free(all);
 }
 
 /* Step 4: the last trace block, /ranks, the verdict, close. After a failed write (CS_EWRITE,
@@ -176,7 +222,10 @@ static int close_run(cs_run *run) {
   row.final_lamport = node_lamport(run->nd);
   row.rejected = st.rejected_total;
   row.max_queue = st.max_queue;
+  const fault_plan *f = &run->cfg->faults;
+  row.crash_time = f->crash_at ? f->crash_at[run->rank] : -1;
   run_checked_write(h5out_write_ranks(run->out, &row), "writing /ranks");
+  report_faults(run, &st);
   int64_t stopped = st.stopped, any_stopped = 0;
   if ((rc = node_allreduce_i64(run->nd, &stopped, 1, &any_stopped, 1))) cs_fatal("agreeing on the verdict", rc);
   run_checked_write(h5out_attr_int(run->out, "/", "stopped_by_signal", any_stopped), "writing attributes");

@@ -16,6 +16,7 @@ struct trace {
   int32_t *peer, *queue_len;
   int64_t n_messages, cap_messages;
   int32_t *msg_src, *msg_bytes;
+  int8_t *msg_fate;
   int64_t *msg_send_seq, *msg_recv_seq;
   double *msg_arrive_s;
 };
@@ -41,6 +42,7 @@ void trace_destroy(trace *t) {
   free(t->queue_len);
   free(t->msg_src);
   free(t->msg_bytes);
+  free(t->msg_fate);
   free(t->msg_send_seq);
   free(t->msg_recv_seq);
   free(t->msg_arrive_s);
@@ -73,6 +75,7 @@ static int reserve_messages(trace *t) {
   int64_t cap = t->cap_messages ? 2 * t->cap_messages : 256;
   CS_TRY(grow((void **)&t->msg_src, cap, sizeof *t->msg_src));
   CS_TRY(grow((void **)&t->msg_bytes, cap, sizeof *t->msg_bytes));
+  CS_TRY(grow((void **)&t->msg_fate, cap, sizeof *t->msg_fate));
   CS_TRY(grow((void **)&t->msg_send_seq, cap, sizeof *t->msg_send_seq));
   CS_TRY(grow((void **)&t->msg_recv_seq, cap, sizeof *t->msg_recv_seq));
   CS_TRY(grow((void **)&t->msg_arrive_s, cap, sizeof *t->msg_arrive_s));
@@ -97,7 +100,8 @@ int trace_event(trace *t, trace_kind kind, double time_s, lamport_t lamport, con
   return 0;
 }
 
-int trace_message(trace *t, int32_t src, int64_t send_seq, int64_t recv_seq, double arrive_s, int32_t bytes) {
+int trace_message(trace *t, int32_t src, int64_t send_seq, int64_t recv_seq, double arrive_s, int32_t bytes,
+                  int fate) {
   if (!t->enabled) return 0;
   CS_TRY(reserve_messages(t));
   int64_t row = t->n_messages++;
@@ -106,6 +110,7 @@ int trace_message(trace *t, int32_t src, int64_t send_seq, int64_t recv_seq, dou
   t->msg_recv_seq[row] = recv_seq;
   t->msg_arrive_s[row] = arrive_s;
   t->msg_bytes[row] = bytes;
+  t->msg_fate[row] = (int8_t)fate;
   return 0;
 }
 
@@ -126,6 +131,7 @@ void trace_view(const trace *t, trace_block *b) {
   b->msg_recv_seq = t->msg_recv_seq;
   b->msg_arrive_s = t->msg_arrive_s;
   b->msg_bytes = t->msg_bytes;
+  b->msg_fate = t->msg_fate;
 }
 
 void trace_clear(trace *t) {

@@ -69,8 +69,8 @@ def tmpdir():
 
 
 EVENT_COLUMNS = ["rank", "seq", "kind", "time", "lamport", "vc", "peer", "queue_len"]
-MESSAGE_COLUMNS = ["src", "dst", "send_event", "recv_event", "arrive_time", "bytes"]
-RANK_COLUMNS = ["rank", "hostname", "tick_rate", "traitor", "n_events"]
+MESSAGE_COLUMNS = ["src", "dst", "send_event", "recv_event", "arrive_time", "bytes", "fate"]
+RANK_COLUMNS = ["rank", "hostname", "tick_rate", "traitor", "n_events", "crash_time"]
 
 
 def attr_str(v):

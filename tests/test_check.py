@@ -85,6 +85,14 @@ def stopped_run(d):
     return path
 
 
+def put_fate(f, values):
+    """Sets /messages/fate (every file of the runtime has it since the fault layer)."""
+    if "fate" in f["messages"]:
+        f["messages/fate"][...] = values
+    else:
+        f["messages"].create_dataset("fate", data=values)
+
+
 def corrupt(src, d, name, change):
     """A copy of src with change(f) applied through h5py."""
     path = os.path.join(d, name + ".h5")
@@ -166,13 +174,15 @@ def test_corruptions(runs, d):
          "arrive_time after the receive event's time (/messages row 4)"),
         ("recv_below", rp, lambda f: set_at(f["messages/recv_event"], 0, -3), "conservation", "recv_event below -1"),
         ("fate_delivered_undelivered", rp,
-         lambda f: (set_at(f["messages/recv_event"], 0, -1), f["messages"].create_dataset("fate", data=np.zeros(8, np.int8))),
+         lambda f: (set_at(f["messages/recv_event"], 0, -1), put_fate(f, np.zeros(8, np.int8))),
          "conservation", "fate 0 (delivered) but recv_event = -1 (/messages row 0)"),
-        ("fate_unknown", rp, lambda f: f["messages"].create_dataset("fate", data=np.array([0] * 7 + [9], np.int8)),
+        ("fate_unknown", rp, lambda f: put_fate(f, np.array([0] * 7 + [9], np.int8)),
          "conservation", "fate is not one of 0..5 (0 delivered, 1 undelivered, 2 dropped, 3 partition, 4 crashed, "
                          "5 duplicate) (/messages row 7)"),
+        ("fate_orphan_copy", rp, lambda f: put_fate(f, np.array([5, 0, 0, 0, 0, 0, 0, 0], np.int8)),
+         "message-ends", "a duplicate copy of a send no first copy has (/messages row 0)"),
         ("fate_lost_but_received", rp,
-         lambda f: f["messages"].create_dataset("fate", data=np.array([0, 2, 0, 0, 0, 0, 0, 0], np.int8)),
+         lambda f: put_fate(f, np.array([0, 2, 0, 0, 0, 0, 0, 0], np.int8)),
          "conservation", "fate says lost or undelivered but recv_event names a receive (/messages row 1)"),
         ("vc_shape", rp, lambda f: replace(f["events"], "vc", np.zeros((16, 2), np.int64)), "schema",
          "/events/vc has shape (16, 2), expected (16, 3)"),
@@ -234,8 +244,8 @@ def test_corruptions(runs, d):
         assert "Traceback" not in out
     # a fate column that agrees with the trace is accepted (faults may add it)
     for name, src in (("fate_ok_replay", rp), ("fate_ok_clocks", ck)):
-        path = corrupt(src, d, name, lambda f: f["messages"].create_dataset(
-            "fate", data=np.where(f["messages/recv_event"][...] >= 0, 0, 1).astype(np.int8)))
+        path = corrupt(src, d, name, lambda f: put_fate(
+            f, np.where(f["messages/recv_event"][...] >= 0, 0, 1).astype(np.int8)))
         check_in_process(path, 0)
     # one bad file among good ones: exit 1, each file its verdict
     out = check([rp, os.path.join(d, "ic1.h5"), bm], 1)

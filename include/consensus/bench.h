@@ -20,6 +20,7 @@ typedef enum bench_test {
   BENCH_OM_MESSAGE,    /* OM(m), --wire message: oral messages per second */
   BENCH_POOL,          /* untraced rate run: buffer allocations per message (goal 0) against buffers taken */
   BENCH_OM_FLOOR,      /* OM(m) round mode's bytes moved with raw MPI plus the majority: oral messages per second */
+  BENCH_FAULT_LAYER,   /* the untraced rate with the fault layer checking every message and never firing */
   BENCH_TEST_COUNT
 } bench_test;
 

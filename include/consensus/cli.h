@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "consensus/fault.h"
+
 typedef enum cs_command {
   CS_CMD_NONE = 0,
   CS_CMD_BYZ,
@@ -72,6 +74,7 @@ typedef struct cs_config {
   byz_wire wire;             /* --wire */
   int expect_agreement;      /* --expect-agreement: exit 3 unless IC1 and IC2 hold in every trial */
   int hostile;               /* --hostile R (byz, clocks): rank R sends malformed messages of every kind; -1: none */
+  fault_plan faults;         /* --drop, --duplicate, --delay, --partition, --crash (byz, clocks, replay) */
   /* bench */
   int64_t bench_iterations;  /* --iterations N: repetitions per measurement */
   int64_t bench_max_bytes;   /* --max-bytes B: largest payload of the ping-pong */

@@ -27,6 +27,7 @@ typedef struct h5out_rank_row {
   int64_t final_lamport;  /* the rank's Lamport clock at the end */
   int64_t rejected;       /* messages the rank's decoder rejected */
   int32_t max_queue;      /* the longest its arrival queue got */
+  double crash_time;      /* --crash: when the rank crash-stops (the fault layer's time unit); -1: never */
 } h5out_rank_row;
 
 /* Opens the run file. Collective over comm. Rank 0 picks the path (cfg->output, or a unique

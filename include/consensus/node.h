@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "consensus/fault.h"
 #include "consensus/h5out.h"
 #include "consensus/trace.h"
 #include "consensus/vclock.h"
@@ -43,6 +44,8 @@ typedef struct node_message {
   uint32_t bytes;         /* the whole MPI message */
   int64_t round;          /* round markers seen from src before this message arrived */
   double arrive_s;        /* wall seconds since the common start (NaN when the run is not traced) */
+  int64_t link_seq;       /* data messages from src that reached this rank before this one */
+  int fate;               /* FATE_DELIVERED, or FATE_DUPLICATE for the second copy of --duplicate */
 } node_message;
 
 /* A protocol: a few callbacks over its own state. It never calls MPI; it acts through
@@ -60,6 +63,13 @@ typedef struct node_protocol {
   int (*on_idle)(void *state, node *nd);
   /* 1 when this rank has nothing more to do. NULL: never (the run ends by duration). */
   int (*is_finished)(void *state, const node *nd);
+  /* The fault layer's clock (fault.h), for protocols whose time is not model seconds: the time
+   * of an arriving message (msg), or this rank's time now (msg NULL). NULL: model seconds, of
+   * the arrival or of the tick. */
+  double (*fault_time)(void *state, const node *nd, const node_message *msg);
+  /* A data message for this rank was lost at its arrival (fate: FATE_DROPPED, FATE_PARTITION
+   * or FATE_CRASHED); it makes no event. NULL: nothing to do. Returns 0 or CS_E*. */
+  int (*on_lost)(void *state, node *nd, const node_message *msg, int fate);
 } node_protocol;
 
 /* What a progress callback is told: this rank's own view of the run so far. */
@@ -86,6 +96,7 @@ typedef struct node_options {
   double flush_interval_s; /* wall seconds between trace blocks (needs a duration and a rate); 0: at the end,
                             * else at least NODE_MIN_FLUSH_INTERVAL_S */
   int trace;               /* record events and messages */
+  const fault_plan *faults; /* NULL, or a plan with some fault (fault_any): applied to data messages */
   node_progress_fn progress; /* NULL: none */
   void *progress_ctx;
   double progress_every_s;
@@ -93,6 +104,8 @@ typedef struct node_options {
 
 /* Counters of one rank, for summaries and benchmarks. */
 typedef struct node_stats {
+  int64_t fates[FATE_COUNT]; /* data messages that reached this rank, by fate (duplicates: the copies) */
+  int64_t delayed;          /* of them, held by --delay before they were queued */
   int64_t events[3];        /* by trace_kind */
   int64_t ticks;            /* ticks taken (including ticks that made no event) */
   int64_t data_sent;        /* MPI messages carrying protocol data */
@@ -179,6 +192,10 @@ int node_send_built(node *nd, int dst);
 /* Sends bytes exactly as given with a tag (0: the runtime's own), no event, no clock: for
  * hostile strategies and tests of the decoder only. */
 int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag);
+
+/* 1 once this rank has crash-stopped (--crash): from then on it makes no event and sends no
+ * data; what reaches it is lost. */
+int node_crashed(const node *nd);
 
 /* Counts a data message whose payload the protocol found malformed (it merged no clock). */
 void node_reject(node *nd);

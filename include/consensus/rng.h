@@ -11,7 +11,10 @@ typedef enum rng_purpose {
   RNG_TRAITORS = 3,  /* byz: which generals are traitors in a trial */
   RNG_STRATEGY = 4,  /* byz: the `random` strategy's values */
   RNG_GARBAGE = 5,   /* byz / hostile: malformed bytes */
-  RNG_BENCH = 6
+  RNG_BENCH = 6,
+  RNG_FAULT_DROP = 7,      /* --drop: which data messages are lost, per link */
+  RNG_FAULT_DUPLICATE = 8, /* --duplicate: which are delivered twice */
+  RNG_FAULT_DELAY = 9      /* --delay: how long each is held */
 } rng_purpose;
 
 /* A pure function of its inputs (splitmix64 finaliser over each key in turn): the same

@@ -33,6 +33,8 @@ typedef struct run_request {
   double duration_s;   /* model seconds; 0 = until every rank's protocol is finished */
   double flush_interval_s;
   int trace;
+  const char *fault_time_unit; /* what fault times count (--partition, --crash): "model seconds" unless the
+                                * protocol has its own clock (node_protocol.fault_time) */
 } run_request;
 
 /* A subcommand: three steps that run_execute calls in order on every rank.

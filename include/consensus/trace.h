@@ -33,6 +33,7 @@ typedef struct trace_block {
   const int64_t *msg_recv_seq; /* this rank's event seq of the receive, -1: undelivered */
   const double *msg_arrive_s;
   const int32_t *msg_bytes;
+  const int8_t *msg_fate;      /* fault.h's fault_fate */
 } trace_block;
 
 /* Creates an empty trace for `rank` of n_ranks. A disabled trace records nothing (calls
@@ -46,8 +47,9 @@ void trace_destroy(trace *t);
 int trace_event(trace *t, trace_kind kind, double time_s, lamport_t lamport, const vtick_t *vc, int32_t peer,
                 int32_t queue_len);
 
-/* Appends a message received by this rank. Returns 0 or CS_ENOMEM. */
-int trace_message(trace *t, int32_t src, int64_t send_seq, int64_t recv_seq, double arrive_s, int32_t bytes);
+/* Appends a message that reached this rank, with its fate (fault.h). Returns 0 or CS_ENOMEM. */
+int trace_message(trace *t, int32_t src, int64_t send_seq, int64_t recv_seq, double arrive_s, int32_t bytes,
+                  int fate);
 
 /* Fills *b with the rows buffered since the last trace_clear. */
 void trace_view(const trace *t, trace_block *b);
