@@ -84,6 +84,15 @@ def offered_load(rates, p):
     return load
 
 
+def sweep_table(path):
+    """Whether path is a table collect.py wrote (format consensus-sweep), which sits beside the runs."""
+    try:
+        with h5py.File(path, "r") as f:
+            return ch._text(f.attrs.get("format", b"")) == "consensus-sweep"
+    except OSError:
+        return False  # not HDF5: study_row says so
+
+
 def study_row(path):
     """One row of study.csv from a run's root attributes and /clocks; RunFileError for anything else."""
     if not os.path.exists(path):
@@ -247,7 +256,12 @@ def main():
     if not os.path.isdir(out) and os.path.splitext(out.rstrip("/"))[1]:
         raise ch.RunFileError(f"-o {out}: the study writes a directory (study.csv, fits.csv, figures); "
                               f"end it with / to make one of that name")
-    paths = [p for p in collect.find_runs(args.runs)]
+    paths = []
+    for p in collect.find_runs(args.runs):
+        if sweep_table(p):  # collect.py's sweep.h5 beside the runs it gathered
+            print(f"note: {p} is a sweep table (collect.py), not a run: left out")
+        else:
+            paths.append(p)
     # 2. The table, from /clocks of every run.
     table = pd.DataFrame([study_row(p) for p in paths])
     course = course_runs(table)
