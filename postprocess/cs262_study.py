@@ -253,7 +253,7 @@ def main():
     args = ap.parse_args()
     out = args.output
     # 1. Where everything goes: a directory, and nothing in it replaced without --force.
-    if not os.path.isdir(out) and os.path.splitext(out.rstrip("/"))[1]:
+    if not os.path.isdir(out) and not out.endswith("/") and os.path.splitext(out)[1]:
         raise ch.RunFileError(f"-o {out}: the study writes a directory (study.csv, fits.csv, figures); "
                               f"end it with / to make one of that name")
     paths = []
@@ -262,6 +262,8 @@ def main():
             print(f"note: {p} is a sweep table (collect.py), not a run: left out")
         else:
             paths.append(p)
+    if not paths:
+        raise ch.RunFileError(f"{' '.join(args.runs)}: no run files, only sweep tables")
     # 2. The table, from /clocks of every run.
     table = pd.DataFrame([study_row(p) for p in paths])
     course = course_runs(table)

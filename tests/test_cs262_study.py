@@ -141,8 +141,17 @@ def test_study():
     # nothing replaced without --force; everything with it
     _, err = pp.script("cs262_study.py", [runs, "-o", out], expect_rc=2)
     assert err.strip().endswith("exists and was not named by -o; --force replaces it"), err
-    pp.script("cs262_study.py", [runs, "-o", out, "--force", "--check", "0"])
-    print("ok a second study into the same directory needs --force")
+    # collect.py's sweep.h5 beside the runs (what the collect job leaves) is no run: left out
+    sweep = os.path.join(runs, "sweep.h5")
+    pp.script("collect.py", [runs, "-o", sweep])
+    text, _ = pp.script("cs262_study.py", [runs, "-o", out, "--force", "--check", "0"])
+    assert f"note: {sweep} is a sweep table (collect.py), not a run: left out" in text, text
+    assert f"wrote {os.path.join(out, 'study.csv')} (20 runs)" in text, text
+    print("ok a second study into the same directory needs --force; a sweep table beside the runs is left out")
+    # a directory whose name has a dot, asked for with a trailing /
+    dotted = os.path.join(d, "study.v2") + "/"
+    pp.script("cs262_study.py", [runs, "-o", dotted, "--check", "0"])
+    assert os.path.isfile(os.path.join(dotted, "study.csv"))
     # a run whose /clocks says another drift than its /events: the sample check finds it (exit 1)
     bad = os.path.join(d, "bad")
     os.makedirs(bad)
