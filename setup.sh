@@ -14,7 +14,7 @@ consensus_setup() {
   # 1. Debian packages: compiler, CMake, Open MPI, parallel HDF5, and Debian's Python modules.
   packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
             python3 python3-h5py python3-numpy python3-matplotlib python3-pandas graphviz python3-graphviz
-            python3-networkx"
+            python3-networkx python3-scipy"
   missing=""
   for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

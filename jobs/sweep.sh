@@ -9,6 +9,8 @@
 # Prints the two job ids ("array 1234 collect 1235") and where the table will be. Run it from the
 # directory the results should go under (results/ there), like sbatch. Variables as for the
 # scripts (CONSENSUS_HOME, CONSENSUS_RESULTS, ...); COLLECT_PER=trial gives one row per byz trial.
+# For jobs/cs262-study.sbatch the collect job also writes the study (COLLECT_STUDY=1):
+# results/<array>/study/study.csv, fits.csv and the figures (postprocess/cs262_study.py).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 opts=()
@@ -17,9 +19,11 @@ while [ $# -gt 0 ] && [[ "$1" != *.sbatch ]]; do opts+=("$1"); shift; done
 script=$1
 shift
 export CONSENSUS_HOME=${CONSENSUS_HOME:-$(dirname "$here")}
+case "${script##*/}" in cs262-study.sbatch) export COLLECT_STUDY=${COLLECT_STUDY:-1} ;; esac
 array=$(sbatch --parsable "${opts[@]}" "$script" "$@")
 array=${array%%;*}
 collect=$(sbatch --parsable --dependency=afterok:"$array" -o "${COLLECT_OUTPUT:-collect-%j.out}" \
   "$here/collect.sbatch" "$array")
 collect=${collect%%;*}
 echo "array $array collect $collect: ${CONSENSUS_RESULTS:-results}/$array/sweep.csv when every task has succeeded"
+[ "${COLLECT_STUDY:-0}" != 1 ] || echo "and the study: ${CONSENSUS_RESULTS:-results}/$array/study/study.csv, fits.csv, study.png"

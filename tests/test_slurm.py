@@ -211,6 +211,56 @@ def check_sweep_collect(cluster, array, collect):
     print(f"ok sweep.sh: array {array}, then collect {collect} (afterok): sweep.csv and sweep.h5, 2 runs")
 
 
+STUDY_GRID = {"STUDY_SEEDS": "2", "STUDY_RATES": "1-6 3-4", "STUDY_DURATION": "3", "STUDY_SPEEDUP": "3"}
+
+
+def submit_study(cluster):
+    """jobs/sweep.sh with the course study's array (4 tasks): returns (array job id, collect job id)."""
+    saved = cluster.env
+    cluster.env = dict(saved, COLLECT_OUTPUT="%j_.out", **STUDY_GRID)
+    try:
+        out = cluster.cmd([os.path.join(JOBS, "sweep.sh"), "--array=0-3", "-o", "%A_%a.out",
+                           os.path.join(JOBS, "cs262-study.sbatch")])
+    finally:
+        cluster.env = saved
+    m = re.match(r"array (\d+) collect (\d+): results/(\d+)/sweep.csv when every task has succeeded\n"
+                 r"and the study: results/(\d+)/study/study.csv, fits.csv, study.png\n$", out)
+    assert m and m.group(1) == m.group(3) == m.group(4), out
+    return m.group(1), m.group(2)
+
+
+def check_study(cluster, array, collect):
+    """The study's array ran 4 clocks runs; then (afterok) the collect job wrote sweep.csv and the
+    study: one row per run, the fits, the figure and the course figures of seeds 1 and 2."""
+    import pandas as pd
+    st = cluster.wait(collect)
+    expect_completed(cluster, st, collect)
+    tasks = cluster.wait(array)
+    names = {0: "r1-6_p0.7_s1.h5", 1: "r1-6_p0.7_s2.h5", 2: "r3-4_p0.7_s1.h5", 3: "r3-4_p0.7_s2.h5"}
+    for task, name in names.items():
+        expect_completed(cluster, tasks, array, task)
+        out = cluster.output(array, task)
+        rates, seed = name[1:4], name[-4]
+        assert (f"-n 3 {cluster.env['CONSENSUS_BIN']} clocks --rates {rates} --p-internal 0.7 --seed {seed} "
+                f"--duration 3 --speedup 3 -q -o ") in out, out
+        run = harness.check_schema(cluster.result(array, name))
+        assert run["n"] == 3 and int(run["attrs"]["seed"]) == int(seed)
+    study = pd.read_csv(cluster.result(array, os.path.join("study", "study.csv")))
+    assert sorted(os.path.basename(f) for f in study["file"]) == sorted(names.values()), study["file"]
+    for _, row in study.iterrows():
+        with h5py.File(row["file"], "r") as f:
+            assert row["max_drift"] == f["clocks/drift"][...].max()
+            assert row["max_queue"] == f["clocks/max_queue"][...].max()
+            assert row["rates"] == " ".join(f"{v:g}" for v in f["ranks/tick_rate"][...])
+    assert study["setting"].tolist().count("1-6") == 2 and study["duration"].tolist() == [3.0] * 4
+    study_dir = cluster.result(array, "study")
+    assert sorted(os.listdir(study_dir)) == ["course-seed1.png", "course-seed2.png", "fits.csv", "study.csv",
+                                             "study.png"], os.listdir(study_dir)
+    assert len(pd.read_csv(cluster.result(array, "sweep.csv"))) == 4
+    print(f"ok cs262-study through sweep.sh: array {array}, then collect {collect}: sweep.csv, "
+          "study/study.csv (4 runs), fits.csv, study.png, course figures")
+
+
 def check_sweep_collect_waits(cluster, array, collect):
     """A failed task: afterok is never satisfied, the collect job never runs (then cancelled)."""
     cluster.wait(array)
@@ -309,6 +359,7 @@ def run_all(cluster):
     grid = {"BYZ_N": "4", "BYZ_M": "1", "BYZ_TRAITORS": "1", "BYZ_STRATEGY": "flip silent"}
     sweep = submit_sweep(cluster, ["-n", "4", "--array=0-1", "-o", "%A_%a.out"], grid)
     failing = submit_sweep(cluster, ["-n", "4", "--array=0-2", "-o", "%A_%a.out"], grid)
+    study = submit_study(cluster)
     check_replay(cluster, jobs["replay-srun"], "srun --mpi=pmix")
     check_replay(cluster, jobs["replay-mpirun"], "mpirun")
     check_byz(cluster, jobs["byz"])
@@ -316,6 +367,7 @@ def run_all(cluster):
     check_cs262(cluster, jobs["cs262"])
     check_sweep_collect(cluster, *sweep)
     check_sweep_collect_waits(cluster, *failing)
+    check_study(cluster, *study)
     # 3. Signals: scancel long runs, through both launchers. A replay at 1 tick per second runs
     #    for about 10 s (16 events), long enough to be cut short; a clocks run for an hour.
     for launcher in ("srun --mpi=pmix", "mpirun"):
