@@ -116,6 +116,7 @@ static int told_value(const byz *b, int sender, int recipient, uint8_t loyal, ui
       return (int)(rng_hash(b->cfg->seed, (uint64_t)b->trial, (uint64_t)sender, path_id, (uint64_t)recipient) & 1u);
     case BYZ_SILENT: return -1;
     case BYZ_GARBAGE:
+    case BYZ_FORGE: /* refused with --algorithm om (cli.c) */
     case BYZ_STRATEGY_COUNT: break;
   }
   return v;

@@ -11,7 +11,8 @@ typedef enum rng_purpose {
   RNG_TRAITORS = 3,  /* byz: which generals are traitors in a trial */
   RNG_STRATEGY = 4,  /* byz: the `random` strategy's values */
   RNG_GARBAGE = 5,   /* byz / hostile: malformed bytes */
-  RNG_BENCH = 6
+  RNG_BENCH = 6,
+  RNG_KEYS = 7       /* sm: the seed of each general's Ed25519 key pair */
 } rng_purpose;
 
 /* A pure function of its inputs (splitmix64 finaliser over each key in turn): the same
