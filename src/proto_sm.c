@@ -77,10 +77,12 @@ static void log_signed(sm *s, node *nd, int to, const uint8_t *p, size_t len) {
   if (byz_record_oral(&s->rec, fields, signers, k)) cs_fatal("recording a signed message", CS_ENOMEM);
 }
 
-/* Sends one well-formed signed message (possibly forged): one send event, one /byz_oral row. */
+/* Sends one well-formed signed message (possibly forged): one send event, one /byz_oral row.
+ * Returns 1 (sent) or a CS_E* code, as every send of send_next does; 0 means skipped. */
 static int send_signed(sm *s, node *nd, int to, const uint8_t *p, size_t len) {
   log_signed(s, nd, to, p, len);
-  return node_send(nd, to, p, (uint32_t)len);
+  CS_TRY(node_send(nd, to, p, (uint32_t)len));
+  return 1;
 }
 
 /* The commander's order `v`, signed once per trial and value. */
@@ -185,7 +187,8 @@ static void plan_round(sm *s) {
   }
 }
 
-/* Makes the next planned send (step 3, a traitor's strategy):
+/* Makes the next planned send, or skips it: returns 1 (sent), 0 (skipped) or a CS_E* code.
+ * Step 3, a traitor's strategy:
  *   flip    commander: signs the opposite order for everyone; lieutenant: forgery A to everyone;
  *   split   commander: signs ATTACK for even ranks, RETREAT for odd ones (two-faced, with its own
  *           valid signatures); lieutenant: relays only to even ranks;
@@ -202,11 +205,15 @@ static int send_next(sm *s, node *nd) {
     memset(s->scratch, 0, SM_HEADER);
     s->scratch[4] = SM_KEY;
     memcpy(s->scratch + SM_HEADER, s->pk[me], SM_PK_BYTES);
-    return node_send(nd, to, s->scratch, SM_KEY_MESSAGE);
+    CS_TRY(node_send(nd, to, s->scratch, SM_KEY_MESSAGE));
+    return 1;
   }
   int traitor = is_traitor(s, me);
   byz_strategy st = traitor ? strategy(s) : BYZ_STRATEGY_COUNT;
-  if (st == BYZ_GARBAGE) return send_garbage(s, nd, to);
+  if (st == BYZ_GARBAGE) {
+    CS_TRY(send_garbage(s, nd, to));
+    return 1;
+  }
   int pick = 0; /* 0 honest, 1 silent, 2 forgery A, 3 the opposite order / forgery B */
   if (st == BYZ_RANDOM)
     pick = (int)(rng_hash(s->cfg->seed, (uint64_t)s->trial, (uint64_t)me, ((uint64_t)s->round << 8) | (uint64_t)(v + 1),
@@ -365,7 +372,10 @@ static int sm_on_idle(void *state, node *nd) {
     plan_round(s);
     s->sending = 1;
   }
-  if (s->plan_next < s->plan_len) return send_next(s, nd);
+  while (s->plan_next < s->plan_len) { /* a send a traitor skips is no event: go on to the next */
+    int rc = send_next(s, nd);
+    if (rc) return rc < 0 ? rc : 0;
+  }
   s->sending = 0;
   return node_round_end(nd);
 }
