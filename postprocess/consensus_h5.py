@@ -32,7 +32,7 @@ FORMAT_VERSION = 1
 KIND_NAMES = {0: "internal", 1: "send", 2: "recv"}
 INTERNAL, SEND, RECV = 0, 1, 2
 ORDER_NAMES = {0: "retreat", 1: "attack"}
-STRATEGY_NAMES = {0: "flip", 1: "split", 2: "random", 3: "silent", 4: "garbage"}
+STRATEGY_NAMES = {0: "flip", 1: "split", 2: "random", 3: "silent", 4: "garbage", 5: "forge"}
 
 EVENT_COLUMNS = ["rank", "seq", "kind", "time", "lamport", "peer", "queue_len"]
 MESSAGE_COLUMNS = ["src", "dst", "send_event", "recv_event", "arrive_time", "bytes"]

@@ -520,3 +520,54 @@ static int sm_execute(cs_run *run, void *state) {
 run_subcommand sm_subcommand(void) {
   return (run_subcommand){.prepare = sm_prepare, .execute = sm_execute, .release = sm_release};
 }
+
+int sm_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
+  char err[512];
+  int rc;
+  if (!nd || !cfg || !out || cfg->algorithm != BYZ_SM) return CS_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (check_size(cfg, err, sizeof err)) return CS_EUSAGE;
+  if (node_size(nd) != cfg->n_ranks) return CS_EINVAL;
+  /* 1. This general, its keys; 2. the key exchange and every trial; 3. totals and the verdict on rank 0. */
+  sm *s = calloc(1, sizeof *s);
+  if (!s) return CS_ENOMEM;
+  rc = sm_init(s, cfg, node_rank(nd));
+  node_protocol proto = {.state = s, .accepts = sm_accepts, .on_receive = sm_on_receive, .on_idle = sm_on_idle,
+                         .is_finished = sm_is_finished};
+  double t0 = node_now_s(nd);
+  if (node_agree_status(nd, rc) == 0) rc = node_run(nd, &proto);
+  double my_s = node_now_s(nd) - t0;
+  byz_results res;
+  memset(&res, 0, sizeof res);
+  if (node_agree_status(nd, rc) == 0) rc = byz_gather(nd, cfg, &s->rec, s->trials, &res);
+  int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
+  if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
+  if (!rc && node_rank(nd) == 0) {
+    out->agreed = 1;
+    for (int64_t t = 0; t < res.T; t++) {
+      out->oral_messages += res.oral[t];
+      out->mpi_messages += res.mpi[t];
+      out->bytes += res.bytes[t];
+      out->signatures_made += res.sig_made[t];
+      out->signatures_verified += res.sig_verified[t];
+      out->agreed &= res.ic1[t] && res.ic2[t];
+    }
+    out->seconds = (double)slowest * 1e-9;
+    out->first_seconds = out->warm_seconds = res.T > 0 ? res.seconds[0] : 0;
+    if (res.T > 1) { /* the median of trials 1..T−1 */
+      double *warm = res.seconds + 1;
+      int64_t k = res.T - 1;
+      for (int64_t i = 1; i < k; i++) /* insertion sort: a handful of trials */
+        for (int64_t j = i; j > 0 && warm[j - 1] > warm[j]; j--) {
+          double tmp = warm[j];
+          warm[j] = warm[j - 1];
+          warm[j - 1] = tmp;
+        }
+      out->warm_seconds = k % 2 ? warm[k / 2] : 0.5 * (warm[k / 2 - 1] + warm[k / 2]);
+    }
+  }
+  byz_results_free(&res);
+  sm_free(s);
+  free(s);
+  return rc;
+}

@@ -20,6 +20,7 @@ typedef enum bench_test {
   BENCH_OM_MESSAGE,    /* OM(m), --wire message: oral messages per second */
   BENCH_POOL,          /* untraced rate run: buffer allocations per message (goal 0) against buffers taken */
   BENCH_OM_FLOOR,      /* OM(m) round mode's bytes moved with raw MPI plus the majority: oral messages per second */
+  BENCH_SM,            /* SM(m), Ed25519, no traitors: signed messages per second (baseline: om_round, same n, m) */
   BENCH_TEST_COUNT
 } bench_test;
 
