@@ -4,8 +4,10 @@ import sys
 
 import h5py
 import numpy as np
+import pandas as pd
 
 import harness
+import pp_common as pp
 
 SM_STRATEGIES = ["flip", "split", "random", "silent", "garbage", "forge"]
 STRATEGY_CODE = {"flip": 0, "split": 1, "random": 2, "silent": 3, "garbage": 4, "forge": 5}
@@ -176,10 +178,28 @@ def test_expect_agreement_and_bad_input():
     assert not os.listdir(d)
 
 
+def test_byz_table_contrast():
+    """byz_table.py on OM and SM runs of the same placement: the algorithm in every table, and
+    the contrast figure (OM fails, SM holds at n = 4 with two flipping traitors)."""
+    d = harness.tmpdir()
+    for alg in ("om", "sm"):
+        harness.run(4, ["byz", "--algorithm", alg, "--traitors", "1,2", "--trials", 2, "--no-trace", "-q", "-o",
+                        os.path.join(d, f"{alg}.h5")])
+    out = os.path.join(d, "table")
+    stdout, _ = pp.script("byz_table.py", [os.path.join(d, "om.h5"), os.path.join(d, "sm.h5"), "-o", out])
+    t = pd.read_csv(os.path.join(out, "trials.csv"), keep_default_na=False)
+    assert t["algorithm"].tolist() == ["om", "om", "sm", "sm"]
+    a = pd.read_csv(os.path.join(out, "agreement.csv"))
+    assert a.values.tolist() == [["om", 4, 2, 2, 0, 0.0], ["sm", 4, 2, 2, 2, 1.0]]
+    pp.check_png(os.path.join(out, "contrast.png"), min_bytes=5000)
+    pp.check_png(os.path.join(out, "agreement.png"), min_bytes=5000)
+    assert "wrote " + os.path.join(out, "contrast.png") in stdout
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     tests = [test_ic_every_strategy_up_to_n_minus_2, test_two_faced_commander_decides_retreat,
              test_loyal_commander_with_n_minus_2_traitors, test_om_fails_where_sm_holds,
              test_loyal_counts_equal_closed_form, test_attributes_and_columns, test_same_seed_same_run,
-             test_expect_agreement_and_bad_input, test_ic_full_sweep]
+             test_expect_agreement_and_bad_input, test_byz_table_contrast, test_ic_full_sweep]
     harness.main([t for t in tests if not only or t.__name__ in only])
