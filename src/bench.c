@@ -762,7 +762,8 @@ static int sm_one(bench *B, MPI_Comm sub, int n, int m, double om_rate) {
   if (B->rank == 0) {
     int64_t signed_msgs = sm_closed_form(n, m);
     if (!s.agreed) cs_fatal("bench SM(m): IC1/IC2 failed without traitors", CS_EPROTO);
-    if (s.oral_messages != signed_msgs * OM_TRIALS) cs_fatal("bench SM(m): signed messages differ from the closed form", CS_EPROTO);
+    if (s.oral_messages != signed_msgs * OM_TRIALS)
+      cs_fatal("bench SM(m): signed messages differ from the closed form", CS_EPROTO);
     bench_row *r = add_row(B, BENCH_SM, n, m, -1);
     r->wire_bytes = s.bytes / OM_TRIALS;
     r->raw_bytes = (int64_t)sm_bytes(2);
@@ -851,10 +852,15 @@ static void print_table(const bench *B) {
       snprintf(rt, sizeof rt, "%.3f us", r->runtime * 1e6);
       snprintf(base, sizeof base, "%.3f us", r->baseline * 1e6);
     } else {
-      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s" : is_om(r->test) ? "om/s" : r->test == BENCH_SM ? "sm/s" : "msg/s";
+      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s"
+                         : is_om(r->test)            ? "om/s"
+                         : r->test == BENCH_SM       ? "sm/s"
+                                                     : "msg/s";
       snprintf(rt, sizeof rt, "%.3g %s", r->runtime, unit);
       snprintf(base, sizeof base, "%.3g %s", r->baseline,
-               r->test == BENCH_H5_WRITE ? "ev/s" : r->test == BENCH_OM_ROUND || r->test == BENCH_SM ? "om/s" : "msg/s");
+               r->test == BENCH_H5_WRITE                         ? "ev/s"
+               : r->test == BENCH_OM_ROUND || r->test == BENCH_SM ? "om/s"
+                                                                  : "msg/s");
     }
     if (r->test == BENCH_OM_MESSAGE)
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
@@ -863,8 +869,8 @@ static void print_table(const bench *B) {
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s warm, %.3g s first, peak RSS %" PRId64 " KiB",
                r->count, r->seconds, r->first_seconds, r->peak_rss_kib);
     else if (r->test == BENCH_SM) /* each lieutenant verifies sig_verified / (n − 1) per trial */
-      snprintf(extra, sizeof extra, "; %" PRId64 " signed in %.3g s warm, %" PRId64 " signatures made, %.3g verified/s per rank",
-               r->count, r->seconds, r->sig_made,
+      snprintf(extra, sizeof extra,
+               "; %" PRId64 " signed in %.3g s warm, %" PRId64 " signatures made, %.3g verified/s per rank", r->count, r->seconds, r->sig_made,
                r->seconds > 0 ? (double)r->sig_verified / (double)(r->n - 1) / r->seconds : 0.0);
     else if (r->test == BENCH_H5_WRITE)
       snprintf(extra, sizeof extra, "; %" PRId64 " events in %.4f s", r->count, r->seconds);

@@ -230,7 +230,8 @@ void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
       printf("  IC2 (loyal lieutenants obey a loyal commander): %s\n", res->ic2[t] ? "holds" : "VIOLATED");
     if (sm)
       printf("  signatures made %" PRId64 ", verified %" PRId64 ", chains refused %" PRId64 " (at most %" PRId64
-             " signed messages from the loyal)\n", res->sig_made[t], res->sig_verified[t], res->refused[t], sm_message_bound(n, m));
+             " signed messages from the loyal)\n",
+             res->sig_made[t], res->sig_verified[t], res->refused[t], sm_message_bound(n, m));
     printf("  %s messages %" PRId64 " (closed form %" PRId64 "), MPI messages %" PRId64 ", %" PRId64
            " bytes, rejected %" PRId64 ", %.6f s\n",
            sm ? "signed" : "oral", res->oral[t], closed, res->mpi[t], res->bytes[t], res->rejected[t], res->seconds[t]);

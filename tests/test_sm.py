@@ -194,6 +194,15 @@ def test_byz_table_contrast():
     pp.check_png(os.path.join(out, "contrast.png"), min_bytes=5000)
     pp.check_png(os.path.join(out, "agreement.png"), min_bytes=5000)
     assert "wrote " + os.path.join(out, "contrast.png") in stdout
+    # the space-time diagram of a traced SM run names the algorithm
+    traced = os.path.join(d, "traced.h5")
+    harness.run(3, ["byz", "--algorithm", "sm", "-m", 1, "--traitors", 2, "-o", traced])
+    svg = os.path.join(d, "sm.svg")
+    pp.script("spacetime.py", [traced, "-o", svg])
+    with open(svg) as f:
+        text = f.read()
+    for label in ["SM(1), trial 0 of 1", "signed (ed25519)", "IC1=yes, IC2=yes", "decides attack"]:
+        assert label in text, label
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ static sm_reject check1(const uint8_t *msg, size_t len, int sender, int me) {
 }
 
 /* Rewrites link j's signer field (the signature stays). */
-static void set_signer(uint8_t *msg, int j, int signer) { wire_put_u16(msg + SM_HEADER + (size_t)j * SM_LINK, (uint16_t)signer); }
+static void set_signer(uint8_t *msg, int j, int signer) {
+  wire_put_u16(msg + SM_HEADER + (size_t)j * SM_LINK, (uint16_t)signer);
+}
 
 int main(void) {
   CHECK_INT(sm_crypto_init(), 0);
