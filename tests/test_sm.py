@@ -153,6 +153,16 @@ def test_attributes_and_columns():
     assert "signatures_made" not in om["byz"]
 
 
+def test_hostile_rank():
+    """--hostile 2: rank 2 sends malformed messages of every kind in every trial; the loyal refuse
+    them all (counted) and agree on the order."""
+    run = sm_run(5, ["--hostile", 2, "--trials", 4, "-q"])
+    assert_agreement(run, 5)
+    assert run["byz"]["traitor"][:, 2].tolist() == [1] * 4
+    assert run["byz"]["decision"][:, [1, 3, 4]].tolist() == [[ATTACK] * 3] * 4
+    assert (run["byz"]["rejected"] > 0).all()
+
+
 def test_same_seed_same_run():
     """The same seed: the same keys, signatures, messages and decisions (the random strategy
     included); another seed: other traitors."""
@@ -209,6 +219,6 @@ if __name__ == "__main__":
     only = sys.argv[1:]
     tests = [test_ic_every_strategy_up_to_n_minus_2, test_two_faced_commander_decides_retreat,
              test_loyal_commander_with_n_minus_2_traitors, test_om_fails_where_sm_holds,
-             test_loyal_counts_equal_closed_form, test_attributes_and_columns, test_same_seed_same_run,
+             test_loyal_counts_equal_closed_form, test_attributes_and_columns, test_hostile_rank, test_same_seed_same_run,
              test_expect_agreement_and_bad_input, test_byz_table_contrast, test_ic_full_sweep]
     harness.main([t for t in tests if not only or t.__name__ in only])
