@@ -11,8 +11,8 @@ consensus_setup() {
   local top packages missing sudo_cmd build_dir
   top=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd) || return 1
   build_dir="$top/build"
-  # 1. Debian packages: compiler, CMake, Open MPI, parallel HDF5, and Debian's Python modules.
-  packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+  # 1. Debian packages: compiler, CMake, Open MPI, parallel HDF5, libsodium (SM's signatures), and Debian's Python modules.
+  packages="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libsodium-dev
             python3 python3-h5py python3-numpy python3-matplotlib python3-pandas graphviz python3-graphviz
             python3-networkx python3-scipy"
   missing=""

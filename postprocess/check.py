@@ -350,19 +350,23 @@ def check_byz(rep, d, n):
     if not isinstance(m, int):
         rep.bad("byz", "/byz has no integer attribute m")
         return
-    cf = closed_form(n, m)
+    sm = a.get("algorithm") == "sm"  # SM(m): (n-1)^2 signed messages (n-1 when m = 0), at most twice that with traitors
+    cf = (n - 1 if m == 0 else (n - 1) ** 2) if sm else closed_form(n, m)
+    bound = (n - 1 if m == 0 else (n - 1) + 2 * (n - 1) * (n - 2)) if sm else cf
     if "closed_form" in a and a["closed_form"] != cf:
-        rep.bad("byz", f"/byz closed_form is {a['closed_form']}, OM({m}) among {n} sends {cf}")
+        rep.bad("byz", f"/byz closed_form is {a['closed_form']}, {'SM' if sm else 'OM'}({m}) among {n} sends {cf}")
     if "oral_messages" not in b:
         return
     oral = b["oral_messages"].astype(np.int64)
     full = np.ones(T, bool) if strategy is None else ~np.any(traitor & ((strategy == SILENT) | (strategy == GARBAGE)),
                                                              axis=1)
+    if sm:  # an SM traitor changes the count whatever its strategy (split relays to half, forge is refused)
+        full &= ~np.any(traitor, axis=1)
     if "fate" in d["messages"] and np.any(d["messages"]["fate"] != 0):
         rep.skipped.append("oral messages against the closed form (messages were lost)")
         full[:] = False
     rep.where("byz", full & (oral != cf), f"oral_messages differs from the closed form {cf} (nobody silent)", "/byz")
-    rep.where("byz", ~full & (oral > cf), f"oral_messages above the closed form {cf}", "/byz")
+    rep.where("byz", ~full & (oral > bound), f"oral_messages above the bound {bound}", "/byz")
     if "byz_oral" in d:
         check_byz_oral(rep, d, n, T, oral, cmd)
 

@@ -44,7 +44,7 @@ def partitions(faults):
         lo, hi = window.split("-")
         out.append(([[int(r) for r in g.split(",")] for g in groups.split("|")], float(lo), float(hi)))
     return out
-STRATEGY_NAMES = {0: "flip", 1: "split", 2: "random", 3: "silent", 4: "garbage"}
+STRATEGY_NAMES = {0: "flip", 1: "split", 2: "random", 3: "silent", 4: "garbage", 5: "forge"}
 
 EVENT_COLUMNS = ["rank", "seq", "kind", "time", "lamport", "peer", "queue_len"]
 MESSAGE_COLUMNS = ["src", "dst", "send_event", "recv_event", "arrive_time", "bytes"]

@@ -135,8 +135,10 @@ def draw(run, out, x_axis="lamport", vc_labels=False, trial=0, window=None):
             if dcs >= 0:
                 ax.annotate(f"decides {ch.ORDER_NAMES.get(dcs, dcs)}", (xmax + 0.03 * span, n - 1 - r),
                             va="center", fontsize=9, color="tab:red" if traitor[r] else "tab:green")
-        title += (f" — trial {trial} of {len(byz.trials)}, m={byz.attrs.get('m', '?')}, "
-                  f"wire={byz.attrs.get('wire', '?')}, IC1={'yes' if t['ic1'] else 'NO'}, "
+        algorithm = str(byz.attrs.get("algorithm", "om"))
+        how = "signed (ed25519)" if algorithm == "sm" else f"wire={byz.attrs.get('wire', '?')}"
+        title += (f" — {algorithm.upper()}({byz.attrs.get('m', '?')}), trial {trial} of {len(byz.trials)}, "
+                  f"{how}, IC1={'yes' if t['ic1'] else 'NO'}, "
                   f"IC2={'yes' if t['ic2'] else 'NO'}")
         ax.set_xlim(xmin - 0.05 * span, xmax + 0.18 * span)
     ax.set_yticks(range(n))

@@ -15,6 +15,8 @@
 #include "consensus/node.h"
 #include "consensus/eig.h"
 #include "consensus/proto_byz.h"
+#include "consensus/proto_sm.h"
+#include "consensus/sm_chain.h"
 #include "consensus/run.h"
 #include "consensus/wire.h"
 
@@ -31,7 +33,7 @@ enum { BENCH_CLOCK_MAX = 64 }; /* codec ping-pong: clocks of 2, 4, ..., 64 entri
 static const char *const TEST_NAMES[BENCH_TEST_COUNT] = {
     "pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
     "rate_untraced", "tracing",        "h5_write",       "om_round",       "om_message",
-    "pool_reuse",    "om_floor",       "fault_layer"};
+    "pool_reuse",    "om_floor",       "fault_layer",    "sm"};
 
 const char *bench_test_name(bench_test t) { return (unsigned)t < BENCH_TEST_COUNT ? TEST_NAMES[t] : "unknown"; }
 
@@ -48,6 +50,7 @@ typedef struct bench_row {
   double seconds;     /* OM(m): wall seconds (round mode and floor: of a warm trial); h5_write: of the write; others: 0 */
   double first_seconds; /* OM(m) and its floor: the first trial's wall seconds; others: -1 */
   int64_t peak_rss_kib; /* OM(m): the largest ru_maxrss of the ranks after the run; others: -1 */
+  int64_t sig_made, sig_verified; /* SM(m): signatures per trial, all generals; others: 0 */
 } bench_row;
 
 typedef struct bench {
@@ -739,6 +742,57 @@ static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double ra
   return 0;
 }
 
+/* SM(m) among n generals (the first n ranks), no traitors, commander 0, OM_TRIALS trials after
+ * the key exchange: signed messages per second of the median warm trial, against OM(m) round
+ * mode's oral messages per second at the same (n, m) (om_rate, the row just measured). */
+static int sm_one(bench *B, MPI_Comm sub, int n, int m, double om_rate) {
+  char m_text[16], trials_text[16], seed_text[32];
+  snprintf(m_text, sizeof m_text, "%d", m);
+  snprintf(trials_text, sizeof trials_text, "%d", OM_TRIALS);
+  snprintf(seed_text, sizeof seed_text, "%" PRIu64, B->cfg->seed);
+  char *argv[] = {"consensus", "byz", "--algorithm", "sm", "-m", m_text, "--trials", trials_text, "--commander", "0",
+                  "--order", "attack", "--seed", seed_text, "--no-trace", "-q"};
+  cs_config c;
+  char err[256];
+  if (cli_parse((int)(sizeof argv / sizeof argv[0]), argv, n, &c, err, sizeof err) != 0) {
+    fprintf(stderr, "consensus bench: SM(%d) among %d: %s\n", m, n, err);
+    cli_free(&c);
+    return CS_EINVAL;
+  }
+  int rc = 0;
+  byz_summary s;
+  memset(&s, 0, sizeof s);
+  if (sub != MPI_COMM_NULL) {
+    node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = 0};
+    node *nd = NULL;
+    rc = node_create(sub, &opt, NULL, &nd);
+    if (!rc) rc = sm_run_trials(nd, &c, &s);
+    node_destroy(nd);
+  }
+  cli_free(&c);
+  CS_TRY(quiet_barrier(B->comm));
+  CS_TRY(mpienv_agree(B->comm, rc));
+  int64_t mine = peak_rss_kib(), peak = 0;
+  CS_MPI(MPI_Allreduce(&mine, &peak, 1, MPI_INT64_T, MPI_MAX, B->comm));
+  if (B->rank == 0) {
+    int64_t signed_msgs = sm_closed_form(n, m);
+    if (!s.agreed) cs_fatal("bench SM(m): IC1/IC2 failed without traitors", CS_EPROTO);
+    if (s.oral_messages != signed_msgs * OM_TRIALS)
+      cs_fatal("bench SM(m): signed messages differ from the closed form", CS_EPROTO);
+    bench_row *r = add_row(B, BENCH_SM, n, m, -1);
+    r->wire_bytes = s.bytes / OM_TRIALS;
+    r->raw_bytes = (int64_t)sm_bytes(2);
+    r->count = signed_msgs;
+    r->seconds = s.warm_seconds;
+    r->first_seconds = s.first_seconds;
+    r->peak_rss_kib = peak;
+    r->sig_made = s.signatures_made / OM_TRIALS;
+    r->sig_verified = s.signatures_verified / OM_TRIALS;
+    set_ratio(r, s.warm_seconds > 0 ? (double)signed_msgs / s.warm_seconds : 0, om_rate);
+  }
+  return 0;
+}
+
 /* The (n, m) table: n = 4, 8, 16, ... up to the ranks there are, and the number of ranks itself;
  * m = 1 .. min(5, n - 2); a run with more oral messages than --om-max-oral (round mode) or a
  * hundredth of it (message mode, one MPI message per oral message) is left out. Round mode's
@@ -765,6 +819,12 @@ static int bench_om(bench *B) {
         byz_wire wire = w == 0 ? BYZ_WIRE_ROUND : BYZ_WIRE_MESSAGE;
         if (byz_closed_form(n, m) > (wire == BYZ_WIRE_ROUND ? cap : cap / 100)) continue;
         rc = om_one(B, sub, n, m, wire, raw_n);
+        if (rc || wire != BYZ_WIRE_ROUND) continue;
+        /* SM(m) beside it, when OM(m) round mode ran (rank 0 knows: its row was just added) */
+        const bench_row *last = B->n_rows ? &B->rows[B->n_rows - 1] : NULL;
+        double om_rate = last && last->test == BENCH_OM_ROUND && last->n == n && last->m == m ? last->runtime : -1;
+        rc = MPI_Bcast(&om_rate, 1, MPI_DOUBLE, 0, B->comm) == MPI_SUCCESS ? 0 : CS_EMPI;
+        if (!rc && om_rate >= 0) rc = sm_one(B, sub, n, m, om_rate);
       }
     if (sub != MPI_COMM_NULL) MPI_Comm_free(&sub);
     CS_TRY(rc);
@@ -781,6 +841,7 @@ static const char *baseline_name(int t) {
     case BENCH_FAULT_LAYER: return "untraced runtime without faults";
     case BENCH_H5_WRITE: return "MPI-IO, same bytes";
     case BENCH_OM_ROUND: return "om_floor: same bytes, raw MPI";
+    case BENCH_SM: return "om_round, same n and m";
     case BENCH_OM_FLOOR:
     case BENCH_OM_MESSAGE: return "raw MPI all-to-all";
     default: return "raw MPI";
@@ -807,10 +868,15 @@ static void print_table(const bench *B) {
       snprintf(rt, sizeof rt, "%.3f us", r->runtime * 1e6);
       snprintf(base, sizeof base, "%.3f us", r->baseline * 1e6);
     } else {
-      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s" : is_om(r->test) ? "om/s" : "msg/s";
+      const char *unit = r->test == BENCH_H5_WRITE ? "ev/s"
+                         : is_om(r->test)            ? "om/s"
+                         : r->test == BENCH_SM       ? "sm/s"
+                                                     : "msg/s";
       snprintf(rt, sizeof rt, "%.3g %s", r->runtime, unit);
       snprintf(base, sizeof base, "%.3g %s", r->baseline,
-               r->test == BENCH_H5_WRITE ? "ev/s" : r->test == BENCH_OM_ROUND ? "om/s" : "msg/s");
+               r->test == BENCH_H5_WRITE                         ? "ev/s"
+               : r->test == BENCH_OM_ROUND || r->test == BENCH_SM ? "om/s"
+                                                                  : "msg/s");
     }
     if (r->test == BENCH_OM_MESSAGE)
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
@@ -818,6 +884,10 @@ static void print_table(const bench *B) {
     else if (r->test == BENCH_OM_ROUND || r->test == BENCH_OM_FLOOR)
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s warm, %.3g s first, peak RSS %" PRId64 " KiB",
                r->count, r->seconds, r->first_seconds, r->peak_rss_kib);
+    else if (r->test == BENCH_SM) /* each lieutenant verifies sig_verified / (n − 1) per trial */
+      snprintf(extra, sizeof extra,
+               "; %" PRId64 " signed in %.3g s warm, %" PRId64 " signatures made, %.3g verified/s per rank", r->count, r->seconds, r->sig_made,
+               r->seconds > 0 ? (double)r->sig_verified / (double)(r->n - 1) / r->seconds : 0.0);
     else if (r->test == BENCH_H5_WRITE)
       snprintf(extra, sizeof extra, "; %" PRId64 " events in %.4f s", r->count, r->seconds);
     printf("%-15s %4d %2s %8s %10" PRId64 " %14s %14s %8.3g  %s%s\n", bench_test_name((bench_test)r->test), r->n, m,

@@ -1,4 +1,4 @@
-/* OM(m)'s report: per-trial records gathered on rank 0, IC1 and IC2 judged there, printed, written to /byz and /byz_oral. */
+/* OM(m)'s and SM(m)'s report: per-trial records gathered on rank 0, IC1 and IC2 judged there, printed, written to /byz and /byz_oral. */
 #include "consensus/byz_report.h"
 
 #include <inttypes.h>
@@ -8,6 +8,7 @@
 
 #include "consensus/cs_error.h"
 #include "consensus/proto_byz.h"
+#include "consensus/proto_sm.h"
 
 int byz_record_init(byz_record *rec, int64_t trials, int m) {
   memset(rec, 0, sizeof *rec);
@@ -20,7 +21,11 @@ int byz_record_init(byz_record *rec, int64_t trials, int m) {
   rec->bytes_sent = calloc(T, sizeof *rec->bytes_sent);
   rec->rejected = calloc(T, sizeof *rec->rejected);
   rec->seconds = calloc(T, sizeof *rec->seconds);
-  if (!rec->decision || !rec->oral_sent || !rec->mpi_sent || !rec->bytes_sent || !rec->rejected || !rec->seconds) {
+  rec->sig_made = calloc(T, sizeof *rec->sig_made);
+  rec->sig_verified = calloc(T, sizeof *rec->sig_verified);
+  rec->refused = calloc(T, sizeof *rec->refused);
+  if (!rec->decision || !rec->oral_sent || !rec->mpi_sent || !rec->bytes_sent || !rec->rejected || !rec->seconds ||
+      !rec->sig_made || !rec->sig_verified || !rec->refused) {
     byz_record_free(rec);
     return CS_ENOMEM;
   }
@@ -34,6 +39,9 @@ void byz_record_free(byz_record *rec) {
   free(rec->bytes_sent);
   free(rec->rejected);
   free(rec->seconds);
+  free(rec->sig_made);
+  free(rec->sig_verified);
+  free(rec->refused);
   free(rec->oral_log);
   memset(rec, 0, sizeof *rec);
 }
@@ -65,6 +73,9 @@ void byz_results_free(byz_results *r) {
   free(r->mpi);
   free(r->bytes);
   free(r->rejected);
+  free(r->sig_made);
+  free(r->sig_verified);
+  free(r->refused);
   free(r->seconds);
   memset(r, 0, sizeof *r);
 }
@@ -76,10 +87,10 @@ static int crashes(const cs_config *cfg, int r) {
 
 static int faulty(const cs_config *cfg, const uint8_t *traitor, int r) { return traitor[r] || crashes(cfg, r); }
 
-/* The gather, in steps: 1. each general packs its five numbers per trial; 2. rank 0 receives
+/* The gather, in steps: 1. each general packs its eight numbers per trial; 2. rank 0 receives
  * every general's, and the seconds; 3. rank 0 recomputes each trial's traitors and judges
  * IC1 (every loyal lieutenant decides alike) and IC2 (they obey a loyal commander). */
-enum { PACKED = 5 };
+enum { PACKED = 8 };
 
 int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t trials, byz_results *res) {
   int64_t T = trials, n = cfg->n_ranks;
@@ -97,6 +108,9 @@ int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t tr
     row[2] = rec->mpi_sent[t];
     row[3] = rec->bytes_sent[t];
     row[4] = rec->rejected[t];
+    row[5] = rec->sig_made[t];
+    row[6] = rec->sig_verified[t];
+    row[7] = rec->refused[t];
   }
   if (root) {
     size_t Tn = (size_t)(T * n > 0 ? T * n : 1), T1 = (size_t)(T > 0 ? T : 1);
@@ -114,6 +128,10 @@ int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t tr
     res->bytes = calloc(T1, sizeof *res->bytes);
     res->rejected = calloc(T1, sizeof *res->rejected);
     res->seconds = calloc(T1, sizeof *res->seconds);
+    res->sig_made = calloc(T1, sizeof *res->sig_made);
+    res->sig_verified = calloc(T1, sizeof *res->sig_verified);
+    res->refused = calloc(T1, sizeof *res->refused);
+    if (!res->sig_made || !res->sig_verified || !res->refused) cs_fatal("gathering byz results", CS_ENOMEM);
     if (!all || !all_s || !res->commander || !res->order || !res->decision || !res->strategy || !res->traitor ||
         !res->ic1 || !res->ic2 || !res->oral || !res->mpi || !res->bytes || !res->rejected || !res->seconds)
       cs_fatal("gathering byz results", CS_ENOMEM);
@@ -142,7 +160,10 @@ int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t tr
       res->oral[t] += row[1];
       res->mpi[t] += row[2];
       res->bytes[t] += row[3];
+      res->sig_made[t] += row[5];
+      res->sig_verified[t] += row[6];
       if (!traitor[r]) res->rejected[t] += row[4];
+      if (!traitor[r]) res->refused[t] += row[7];
       if (all_s[r * T + t] > res->seconds[t]) res->seconds[t] = all_s[r * T + t];
       if (r == commander || faulty(cfg, traitor, (int)r)) continue; /* judged: loyal and not crashed */
       if (loyal_value < 0) loyal_value = d;
@@ -162,22 +183,24 @@ static const char *value_name(int v) { return v == BYZ_ATTACK ? "ATTACK" : "RETR
 
 void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
   int n = cfg->n_ranks, m = cfg->m, commander = cfg->commander;
-  int64_t T = res->T, closed = byz_closed_form(n, m);
-  printf("OM(%d) among %d generals: commander %d, order %s, wire %s, seed %" PRIu64 ", %" PRId64 " trial%s\n", m, n,
-         commander, value_name(cfg->order), cli_wire_name(cfg->wire), cfg->seed, T, T == 1 ? "" : "s");
+  int sm = cfg->algorithm == BYZ_SM;
+  int64_t T = res->T, closed = sm ? sm_closed_form(n, m) : byz_closed_form(n, m);
+  printf("%s(%d) among %d generals: commander %d, order %s, %s %s, seed %" PRIu64 ", %" PRId64 " trial%s\n",
+         sm ? "SM" : "OM", m, n, commander, value_name(cfg->order), sm ? "signatures" : "wire",
+         sm ? "ed25519" : cli_wire_name(cfg->wire), cfg->seed, T, T == 1 ? "" : "s");
   int t_max = 0; /* the most faulty generals (traitors or crashed) of any trial */
   for (int64_t t = 0; t < T; t++) {
     int count = 0;
     for (int r = 0; r < n; r++) count += res->traitor[t * n + r] || crashes(cfg, r);
     if (count > t_max) t_max = count;
   }
-  if (n < 3 * m + 1)
+  if (!sm && n < 3 * m + 1)
     printf("WARNING: n = %d < 3m+1 = %d: OM(%d) cannot guarantee agreement with %d generals; this run shows what "
            "happens.\n", n, 3 * m + 1, m, n);
   if (t_max > m)
-    printf("WARNING: %d faulty generals (traitors and crashed) > m = %d: OM(%d) tolerates at most %d; this run shows "
-           "what happens.\n", t_max, m, m, m);
-  int64_t ic1 = 0, ic2 = 0, both = 0, oral = 0, mpi = 0, bytes = 0, rejected = 0;
+    printf("WARNING: %d faulty generals > m = %d: %s(%d) tolerates at most %d; this run shows what happens.\n", t_max,
+           m, sm ? "SM" : "OM", m, m);
+  int64_t ic1 = 0, ic2 = 0, both = 0, oral = 0, mpi = 0, bytes = 0, rejected = 0, made = 0, verified = 0, refused = 0;
   for (int64_t t = 0; t < T; t++) {
     ic1 += res->ic1[t];
     ic2 += res->ic2[t];
@@ -186,6 +209,9 @@ void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
     mpi += res->mpi[t];
     bytes += res->bytes[t];
     rejected += res->rejected[t];
+    made += res->sig_made[t];
+    verified += res->sig_verified[t];
+    refused += res->refused[t];
     if (T > 10 || cfg->quiet) continue;
     printf("trial %" PRId64 ": traitors:", t);
     int any = 0;
@@ -211,17 +237,25 @@ void byz_print(const cs_config *cfg, const byz_results *res, double total_s) {
              res->traitor[t * n + commander] ? "a traitor" : "crashed");
     else
       printf("  IC2 (loyal lieutenants obey a loyal commander): %s\n", res->ic2[t] ? "holds" : "VIOLATED");
-    printf("  oral messages %" PRId64 " (closed form %" PRId64 "), MPI messages %" PRId64 ", %" PRId64
+    if (sm)
+      printf("  signatures made %" PRId64 ", verified %" PRId64 ", chains refused %" PRId64 " (at most %" PRId64
+             " signed messages from the loyal)\n",
+             res->sig_made[t], res->sig_verified[t], res->refused[t], sm_message_bound(n, m));
+    printf("  %s messages %" PRId64 " (closed form %" PRId64 "), MPI messages %" PRId64 ", %" PRId64
            " bytes, rejected %" PRId64 ", %.6f s\n",
-           res->oral[t], closed, res->mpi[t], res->bytes[t], res->rejected[t], res->seconds[t]);
+           sm ? "signed" : "oral", res->oral[t], closed, res->mpi[t], res->bytes[t], res->rejected[t], res->seconds[t]);
   }
   if (T > 1 || cfg->quiet) {
     printf("summary: IC1 held in %" PRId64 " of %" PRId64 " trials, IC2 in %" PRId64 ", both in %" PRId64 "\n", ic1, T,
            ic2, both);
-    printf("  oral messages %" PRId64 " (closed form %" PRId64 " per trial), MPI messages %" PRId64 ", %" PRId64
-           " bytes, rejected %" PRId64 "\n", oral, closed, mpi, bytes, rejected);
+    if (sm)
+      printf("  signatures made %" PRId64 ", verified %" PRId64 ", chains refused %" PRId64 " (at most %" PRId64
+             " signed messages per trial from the loyal)\n", made, verified, refused, sm_message_bound(n, m));
+    printf("  %s messages %" PRId64 " (closed form %" PRId64 " per trial), MPI messages %" PRId64 ", %" PRId64
+           " bytes, rejected %" PRId64 "\n", sm ? "signed" : "oral", oral, closed, mpi, bytes, rejected);
   }
-  printf("  %.3f s in all, %.3g oral messages per second\n", total_s, total_s > 0 ? (double)oral / total_s : 0.0);
+  printf("  %.3f s in all, %.3g %s messages per second\n", total_s, total_s > 0 ? (double)oral / total_s : 0.0,
+         sm ? "signed" : "oral");
 }
 
 /* ---- the file ------------------------------------------------------------------------------------ */
@@ -259,12 +293,22 @@ int byz_write(h5out *out, const cs_config *cfg, const byz_results *res) {
       {"mpi_messages", H5OUT_I64, 1, res->mpi, NULL},    {"bytes", H5OUT_I64, 1, res->bytes, NULL},
       {"rejected", H5OUT_I64, 1, res->rejected, NULL},   {"seconds", H5OUT_F64, 1, res->seconds, "s"}};
   CS_TRY(write_columns(out, g, T, cols, sizeof cols / sizeof cols[0]));
+  int sm = cfg->algorithm == BYZ_SM;
+  if (sm) {
+    const column sig_cols[] = {{"signatures_made", H5OUT_I64, 1, res->sig_made, NULL},
+                               {"signatures_verified", H5OUT_I64, 1, res->sig_verified, NULL},
+                               {"refused", H5OUT_I64, 1, res->refused, NULL}};
+    CS_TRY(write_columns(out, g, T, sig_cols, sizeof sig_cols / sizeof sig_cols[0]));
+  }
+  CS_TRY(h5out_attr_string(out, g, "algorithm", cli_algorithm_name(cfg->algorithm)));
+  CS_TRY(h5out_attr_string(out, g, "signature", sm ? "ed25519" : "none"));
   char codes[256];
   strategy_codes(codes, sizeof codes);
   CS_TRY(h5out_attr_int(out, g, "m", cfg->m));
-  CS_TRY(h5out_attr_string(out, g, "wire", cli_wire_name(cfg->wire)));
+  CS_TRY(h5out_attr_string(out, g, "wire", sm ? "message" : cli_wire_name(cfg->wire))); /* SM: one per signed message */
   CS_TRY(h5out_attr_int(out, g, "default_value", BYZ_RETREAT));
-  CS_TRY(h5out_attr_int(out, g, "closed_form", byz_closed_form(cfg->n_ranks, cfg->m)));
+  CS_TRY(h5out_attr_int(out, g, "closed_form", sm ? sm_closed_form(cfg->n_ranks, cfg->m)
+                                                   : byz_closed_form(cfg->n_ranks, cfg->m)));
   CS_TRY(h5out_attr_string(out, g, "values", "RETREAT=0,ATTACK=1"));
   CS_TRY(h5out_attr_string(out, g, "strategy_codes", codes));
   return 0;

@@ -18,7 +18,7 @@
 typedef enum opt_id {
   OPT_HELP, OPT_VERSION, OPT_OUTPUT, OPT_FORCE, OPT_SEED, OPT_NO_TRACE, OPT_QUIET, OPT_SHOW_H5,
   OPT_SPEEDUP, OPT_RATES, OPT_FLUSH, OPT_DURATION, OPT_P_INTERNAL, OPT_PRESET, OPT_M, OPT_COMMANDER,
-  OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_EXPECT, OPT_ITERATIONS,
+  OPT_ORDER, OPT_TRIALS, OPT_TRAITORS, OPT_T, OPT_STRATEGY, OPT_WIRE, OPT_ALGORITHM, OPT_EXPECT, OPT_ITERATIONS,
   OPT_MAX_BYTES, OPT_OM_MAX_ORAL, OPT_HOSTILE, OPT_PROGRESS, OPT_DROP, OPT_DUPLICATE, OPT_DELAY,
   OPT_PARTITION, OPT_CRASH, OPT_COUNT
 } opt_id;
@@ -60,6 +60,7 @@ static const opt_spec OPTIONS[] = {
     {OPT_T, "--n-traitors", "-t", 1, CMD_BIT(CS_CMD_BYZ)},
     {OPT_STRATEGY, "--strategy", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
     {OPT_WIRE, "--wire", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
+    {OPT_ALGORITHM, "--algorithm", NULL, 1, CMD_BIT(CS_CMD_BYZ)},
     {OPT_EXPECT, "--expect-agreement", NULL, 0, CMD_BIT(CS_CMD_BYZ)},
     {OPT_HOSTILE, "--hostile", NULL, 1, CMD_BIT(CS_CMD_BYZ) | CMD_BIT(CS_CMD_CLOCKS)},
     {OPT_ITERATIONS, "--iterations", NULL, 1, CMD_BIT(CS_CMD_BENCH)},
@@ -68,7 +69,8 @@ static const opt_spec OPTIONS[] = {
 };
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
-static const char *const STRATEGY_NAMES[BYZ_STRATEGY_COUNT] = {"flip", "split", "random", "silent", "garbage"};
+static const char *const STRATEGY_NAMES[BYZ_STRATEGY_COUNT] = {"flip", "split", "random", "silent", "garbage",
+                                                                      "forge"};
 
 /* Parsing state: the config being filled, which options were given, and the error buffer. */
 typedef struct parser {
@@ -106,6 +108,8 @@ const char *cli_strategy_name(byz_strategy s) {
 }
 
 const char *cli_wire_name(byz_wire w) { return w == BYZ_WIRE_MESSAGE ? "message" : "round"; }
+
+const char *cli_algorithm_name(byz_algorithm a) { return a == BYZ_SM ? "sm" : "om"; }
 
 static char *dup_string(const char *s) {
   size_t len = strlen(s) + 1;
@@ -272,7 +276,7 @@ static int parse_strategy_name(parser *p, const char *text, byz_strategy *out) {
       *out = (byz_strategy)s;
       return 0;
     }
-  return fail(p, "--strategy: unknown strategy '%s' (flip, split, random, silent or garbage)", text);
+  return fail(p, "--strategy: unknown strategy '%s' (flip, split, random, silent, garbage or forge)", text);
 }
 
 /* --strategy S, or per traitor R:S,R:S (those ranks become the traitors unless --traitors names them). */
@@ -524,6 +528,11 @@ static int apply_option(parser *p, const opt_spec *o, const char *v, int **strat
       else if (strcmp(v, "message") == 0) cfg->wire = BYZ_WIRE_MESSAGE;
       else return fail(p, "--wire: '%s' is not round or message", v);
       return 0;
+    case OPT_ALGORITHM:
+      if (strcmp(v, "om") == 0) cfg->algorithm = BYZ_OM;
+      else if (strcmp(v, "sm") == 0) cfg->algorithm = BYZ_SM;
+      else return fail(p, "--algorithm: '%s' is not om or sm", v);
+      return 0;
     case OPT_EXPECT: cfg->expect_agreement = 1; return 0;
     case OPT_HOSTILE:
       CS_TRY(parse_int(p, name, v, 0, INT32_MAX, &i64));
@@ -615,10 +624,17 @@ static int validate(parser *p, int **strategy_ranks_io, int strategy_count) {
   CS_TRY(check_limits(p));
   if (cfg->command == CS_CMD_BYZ) {
     if (n < 2) return fail(p, "Byzantine agreement needs a commander and at least one lieutenant (mpirun -np 2 or more)");
-    if (!p->given[OPT_M]) cfg->m = (n - 1) / 3;
+    int sm = cfg->algorithm == BYZ_SM;
+    if (!p->given[OPT_M]) cfg->m = sm ? n - 2 : (n - 1) / 3;
     if (cfg->m > n - 2)
-      return fail(p, "-m %d: OM(m) relays along paths of m+1 distinct generals besides the receiver, so m <= n-2 = %d", cfg->m,
-                  n - 2);
+      return fail(p, "-m %d: %s relays along paths of m+1 distinct generals besides the receiver, so m <= n-2 = %d", cfg->m,
+                  sm ? "SM(m)" : "OM(m)", n - 2);
+    if (sm && p->given[OPT_WIRE])
+      return fail(p, "--wire is for --algorithm om: SM(m) sends one MPI message per signed message");
+    int forge = cfg->strategy == BYZ_FORGE;
+    for (int r = 0; r < n; r++) forge |= p->strategy_map[r] == BYZ_FORGE;
+    if (!sm && forge)
+      return fail(p, "--strategy forge needs --algorithm sm: oral messages carry no signature to forge");
     if (p->given[OPT_T] && p->given[OPT_TRAITORS])
       return fail(p, "-t and --traitors contradict each other: give the number or the ranks, not both");
     if (strategy_count > 0) {
@@ -877,15 +893,18 @@ void cli_print_help(FILE *out, cs_command command) {
     case CS_CMD_NONE: fputs(HELP_OVERVIEW, out); return;
     case CS_CMD_BYZ:
       fputs("usage: mpirun -np N consensus byz [options]\n\n"
-            "Runs OM(m) (Lamport, Shostak, Pease 1982) with rank 0 (or --commander) as the commander.\n\n"
+            "Runs OM(m), or SM(m) with --algorithm sm (Lamport, Shostak, Pease 1982), with rank 0\n"
+            "(or --commander) as the commander.\n\n"
             "byz options:\n"
-            "  -m M                OM(m) depth (default floor((n-1)/3)); 0 <= m <= n-2\n"
+            "  -m M                depth (default om: floor((n-1)/3), sm: n-2); 0 <= m <= n-2\n"
             "      --commander R   the commanding general's rank (default 0)\n"
             "      --order O       attack or retreat: the commander's order (default attack)\n"
             "      --trials K      K agreements in one run, each with its own traitor draw (default 1)\n"
             "      --traitors LIST traitor ranks, e.g. 2,5 (the commander may be one)\n"
             "  -t K                K traitors placed at random per trial (seeded)\n"
-            "      --strategy S    flip|split|random|silent|garbage for every traitor (default flip),\n"
+            "      --algorithm A   om (oral messages, default) or sm (signed messages, Ed25519)\n"
+            "      --strategy S    flip|split|random|silent|garbage|forge (sm only) for every traitor\n"
+            "                      (default flip),\n"
             "                      or per traitor: 2:flip,5:silent (these ranks are then the traitors)\n"
             "      --wire W        round (one MPI message per peer per round, default) or message\n"
             "                      (one MPI message per oral message, every relay traced)\n"

@@ -5,6 +5,7 @@
 #include "consensus/cli.h"
 #include "consensus/cs_error.h"
 #include "consensus/proto_byz.h"
+#include "consensus/proto_sm.h"
 #include "consensus/proto_clocks.h"
 #include "consensus/proto_replay.h"
 #include "consensus/run.h"
@@ -18,7 +19,7 @@ static int dispatch(run_world *world, const cs_config *cfg, int rank) {
   run_subcommand sub;
   switch (cfg->command) {
     case CS_CMD_REPLAY: sub = replay_subcommand(); break;
-    case CS_CMD_BYZ: sub = byz_subcommand(); break;
+    case CS_CMD_BYZ: sub = cfg->algorithm == BYZ_SM ? sm_subcommand() : byz_subcommand(); break;
     case CS_CMD_BENCH: sub = bench_subcommand(); break;
     case CS_CMD_CLOCKS: sub = clocks_subcommand(); break;
     case CS_CMD_NONE:

@@ -603,6 +603,12 @@ static void request_stop(node *nd) {
 
 /* ---- the fault layer at the receiver ------------------------------------------------------------- */
 
+static int queue_push_or_free(node *nd, queued *q) {
+  int rc = queue_push(nd, q);
+  if (rc) free_queued(nd, q);
+  return rc;
+}
+
 /* held[] is a min-heap by (due_s, order). */
 static int held_before(const queued *a, const queued *b) {
   return a->due_s < b->due_s || (a->due_s == b->due_s && a->order < b->order);
@@ -695,6 +701,7 @@ static int fault_arrival(node *nd, queued *q) {
   q->m.arrive_s = now_s;
   double t = nd->proto && nd->proto->fault_time ? nd->proto->fault_time(nd->proto->state, nd, &q->m)
                                                 : now_s * nd->opt.speedup;
+  if (isnan(t)) return queue_push_or_free(nd, q); /* the protocol exempts it (SM's key exchange) */
   if (fault_crashed(f, nd->rank, t)) return lose(nd, q, FATE_CRASHED, now_s);            /* 2 */
   if (fault_cut(f, src, nd->rank, t)) return lose(nd, q, FATE_PARTITION, now_s);          /* 3 */
   if (fault_drops(f, src, nd->rank, q->m.link_seq)) return lose(nd, q, FATE_DROPPED, now_s); /* 4 */

@@ -116,6 +116,7 @@ static int told_value(const byz *b, int sender, int recipient, uint8_t loyal, ui
       return (int)(rng_hash(b->cfg->seed, (uint64_t)b->trial, (uint64_t)sender, path_id, (uint64_t)recipient) & 1u);
     case BYZ_SILENT: return -1;
     case BYZ_GARBAGE:
+    case BYZ_FORGE: /* refused with --algorithm om (cli.c) */
     case BYZ_STRATEGY_COUNT: break;
   }
   return v;
@@ -380,9 +381,9 @@ static int byz_on_idle(void *state, node *nd) {
 /* The fault layer's clock in byz: the round within the trial (round 0: the order), of a message
  * (the round its sender was in) or of this general now. */
 static double byz_fault_time(void *state, const node *nd, const node_message *msg) {
+  (void)nd;
   const byz *b = state;
-  int64_t round = msg ? msg->round : node_round(nd);
-  return (double)(round % (b->m + 1));
+  return msg ? (double)(msg->round % (b->m + 1)) : (double)b->round;
 }
 
 static int byz_is_finished(void *state, const node *nd) {

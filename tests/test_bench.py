@@ -9,7 +9,7 @@ import numpy as np
 import harness
 
 TESTS = ["pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
-         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse", "om_floor", "fault_layer"]
+         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse", "om_floor", "fault_layer", "sm"]
 
 
 from byz_reference import closed_form  # noqa: E402  (one definition of the closed form)
@@ -46,7 +46,7 @@ def expected_rows(np_, max_bytes, cap):
         for n in ns:
             for m in range(1, min(5, n - 2) + 1):
                 if closed_form(n, m) <= cap:  # round mode, after its floor
-                    rows += [("om_floor", n, m, -1), ("om_round", n, m, -1)]
+                    rows += [("om_floor", n, m, -1), ("om_round", n, m, -1), ("sm", n, m, -1)]
                 if closed_form(n, m) <= cap // 100:
                     rows.append(("om_message", n, m, -1))
     return rows
@@ -102,6 +102,11 @@ def check_run(np_, max_bytes, cap):
             assert cols["raw_bytes"][k] == key[3], key
         if key[0].startswith("om_"):  # every oral message of OM(m), no traitors: the closed form
             assert cols["count"][k] == closed_form(key[1], key[2]), key
+            assert cols["peak_rss"][k] > 0 and cols["seconds"][k] > 0 and cols["first_seconds"][k] > 0, key
+        elif key[0] == "sm":  # SM(m) beside OM(m), no traitors: (n - 1)^2 signed messages, OM's rate the baseline
+            assert cols["count"][k] == (key[1] - 1) ** 2, key
+            assert keys[k - 1] == ("om_round",) + key[1:], key
+            assert cols["baseline"][k] == cols["runtime"][k - 1], key
             assert cols["peak_rss"][k] > 0 and cols["seconds"][k] > 0 and cols["first_seconds"][k] > 0, key
         else:
             assert cols["first_seconds"][k] == -1, key

@@ -99,6 +99,22 @@ static void test_options(void) {
   CHECK_INT(cfg.hostile, 2);
   CHECK_INT(cfg.strategy_of[2], BYZ_GARBAGE);
   cli_free(&cfg);
+  /* SM(m): m defaults to n - 2; forge is its strategy only; --wire is OM's */
+  expect_ok("consensus byz --algorithm sm -t 5 --strategy forge", 7, &cfg);
+  CHECK_INT(cfg.algorithm, BYZ_SM);
+  CHECK_INT(cfg.m, 5);
+  CHECK_INT(cfg.strategy_of[3], BYZ_FORGE);
+  CHECK_STR(cli_algorithm_name(cfg.algorithm), "sm");
+  CHECK_STR(cli_strategy_name(BYZ_FORGE), "forge");
+  cli_free(&cfg);
+  expect_ok("consensus byz --algorithm om", 7, &cfg);
+  CHECK_INT(cfg.algorithm, BYZ_OM);
+  CHECK_INT(cfg.m, 2);
+  cli_free(&cfg);
+  expect_usage("consensus byz --algorithm sm -m 6", 7, "SM(m) relays along paths");
+  expect_usage("consensus byz --strategy 2:forge", 7, "forge needs --algorithm sm");
+  expect_usage("consensus byz --algorithm sm --wire round", 7, "--wire is for --algorithm om");
+  expect_usage("consensus byz --algorithm xx", 7, "--algorithm: 'xx' is not om or sm");
   expect_ok("consensus clocks --rates 4", 5, &cfg); /* one value for every rank */
   CHECK(cli_rate_of(&cfg, 4) == 4.0);
   cli_free(&cfg);

@@ -210,6 +210,25 @@ def test_crash_before_round_0_is_a_silent_traitor():
         valid(crashed)
 
 
+def test_sm_crash_before_round_0_is_a_silent_traitor():
+    # SM(m) takes the same fault layer; its key exchange before trial 0 is exempt
+    d = harness.tmpdir()
+    crashed, silent = os.path.join(d, "sm-crash.h5"), os.path.join(d, "sm-silent.h5")
+    harness.run(5, ["byz", "--algorithm", "sm", "--trials", 2, "--crash", "2@0", "-q", "-o", crashed])
+    harness.run(5, ["byz", "--algorithm", "sm", "--trials", 2, "--traitors", 2, "--strategy", "silent", "-q",
+                    "-o", silent])
+    with h5py.File(crashed, "r") as a, h5py.File(silent, "r") as b:
+        others = [r for r in range(5) if r != 2]
+        assert np.array_equal(a["byz"]["decision"][:, others], b["byz"]["decision"][:, others])
+        for c in ("oral_messages", "ic1", "ic2"):
+            assert np.array_equal(a["byz"][c][...], b["byz"][c][...]), c
+    valid(crashed)
+    lossy = os.path.join(d, "sm-drop.h5")
+    out, _ = harness.run(5, ["byz", "--algorithm", "sm", "--trials", 3, "--drop", 0.3, "--seed", 3, "-o", lossy])
+    assert "faults:" in out
+    valid(lossy)
+
+
 def test_byz_faults_compose():
     d = harness.tmpdir()
     path = os.path.join(d, "byz.h5")
@@ -244,6 +263,7 @@ def test_bad_specs():
 if __name__ == "__main__":
     only = sys.argv[1:]
     tests = [test_bad_specs, test_drop_pattern_is_the_seeded_draw, test_duplicates_merge_idempotently,
-             test_crash_before_round_0_is_a_silent_traitor, test_byz_faults_compose, test_partition_cuts_exactly_its_window,
+             test_crash_before_round_0_is_a_silent_traitor, test_sm_crash_before_round_0_is_a_silent_traitor,
+             test_byz_faults_compose, test_partition_cuts_exactly_its_window,
              test_crash_mid_run_in_clocks, test_delay_holds_messages, test_drop_fraction_and_duplicates_in_clocks]
     harness.main([t for t in tests if not only or t.__name__ in only])

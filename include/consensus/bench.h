@@ -21,6 +21,7 @@ typedef enum bench_test {
   BENCH_POOL,          /* untraced rate run: buffer allocations per message (goal 0) against buffers taken */
   BENCH_OM_FLOOR,      /* OM(m) round mode's bytes moved with raw MPI plus the majority: oral messages per second */
   BENCH_FAULT_LAYER,   /* the untraced rate with the fault layer checking every message and never firing */
+  BENCH_SM,            /* SM(m), Ed25519, no traitors: signed messages per second (baseline: om_round, same n, m) */
   BENCH_TEST_COUNT
 } bench_test;
 

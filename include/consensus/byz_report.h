@@ -1,4 +1,4 @@
-/* What OM(m) runs leave behind: each general's per-trial record, gathered on rank 0, judged (IC1, IC2), printed and written to /byz and /byz_oral. */
+/* What OM(m) and SM(m) runs leave behind: each general's per-trial record, gathered on rank 0, judged (IC1, IC2), printed and written to /byz and /byz_oral. */
 #ifndef CONSENSUS_BYZ_REPORT_H
 #define CONSENSUS_BYZ_REPORT_H
 
@@ -15,7 +15,8 @@ enum { ORAL_TRIAL, ORAL_ROUND, ORAL_SRC, ORAL_DST, ORAL_VALUE, ORAL_SEND_SEQ, OR
 typedef struct byz_record {
   int64_t trials;
   int8_t *decision;                              /* −1 for the commander */
-  int64_t *oral_sent, *mpi_sent, *bytes_sent, *rejected;
+  int64_t *oral_sent, *mpi_sent, *bytes_sent, *rejected; /* oral_sent: SM's signed messages */
+  int64_t *sig_made, *sig_verified, *refused;             /* SM: signatures, chains refused; OM: 0 */
   double *seconds;
   int64_t *oral_log;                             /* rows of ORAL_PATH + m + 1 columns */
   int64_t oral_rows, oral_cap;
@@ -36,6 +37,7 @@ typedef struct byz_results {
   int8_t *order, *decision, *strategy; /* decision, strategy: T × n */
   uint8_t *traitor, *ic1, *ic2;        /* traitor: T × n */
   int64_t *oral, *mpi, *bytes, *rejected;
+  int64_t *sig_made, *sig_verified, *refused; /* SM: sums over the generals (refused: the loyal ones) */
   double *seconds;                     /* the slowest general's */
 } byz_results;
 

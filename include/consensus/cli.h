@@ -28,6 +28,7 @@ typedef enum byz_strategy {
   BYZ_RANDOM,     /* a value hashed from (seed, trial, sender, path, recipient) */
   BYZ_SILENT,     /* send nothing */
   BYZ_GARBAGE,    /* send malformed messages that loyal generals reject */
+  BYZ_FORGE,      /* SM only: relay the opposite value under signatures that do not verify */
   BYZ_STRATEGY_COUNT
 } byz_strategy;
 
@@ -35,6 +36,11 @@ typedef enum byz_wire {
   BYZ_WIRE_ROUND = 0, /* one MPI message per peer per round (the default: scales) */
   BYZ_WIRE_MESSAGE    /* one MPI message per oral message (the teaching view) */
 } byz_wire;
+
+typedef enum byz_algorithm {
+  BYZ_OM = 0, /* oral messages, OM(m) (the default) */
+  BYZ_SM      /* signed messages, SM(m), Ed25519 signatures */
+} byz_algorithm;
 
 enum { BYZ_RETREAT = 0, BYZ_ATTACK = 1 };
 
@@ -62,6 +68,7 @@ typedef struct cs_config {
   double p_internal;         /* --p-internal P */
   char *preset;              /* --preset NAME, as given */
   /* byz */
+  byz_algorithm algorithm;   /* --algorithm om|sm */
   int m;                     /* -m M */
   int commander;             /* --commander R */
   int order;                 /* --order: BYZ_ATTACK or BYZ_RETREAT */
@@ -128,5 +135,6 @@ double cli_rate_of(const cs_config *cfg, int rank);
 /* Names of strategies and wire modes, as on the command line. */
 const char *cli_strategy_name(byz_strategy s);
 const char *cli_wire_name(byz_wire w);
+const char *cli_algorithm_name(byz_algorithm a);
 
 #endif

@@ -64,8 +64,8 @@ typedef struct node_protocol {
   /* 1 when this rank has nothing more to do. NULL: never (the run ends by duration). */
   int (*is_finished)(void *state, const node *nd);
   /* The fault layer's clock (fault.h), for protocols whose time is not model seconds: the time
-   * of an arriving message (msg), or this rank's time now (msg NULL). NULL: model seconds, of
-   * the arrival or of the tick. */
+   * of an arriving message (msg), or this rank's time now (msg NULL); NaN exempts the message
+   * (or this moment) from every fault. NULL: model seconds, of the arrival or of the tick. */
   double (*fault_time)(void *state, const node *nd, const node_message *msg);
   /* A data message for this rank was lost at its arrival (fate: FATE_DROPPED, FATE_PARTITION
    * or FATE_CRASHED); it makes no event. NULL: nothing to do. Returns 0 or CS_E*. */

@@ -28,6 +28,7 @@ typedef struct byz_summary {
   double first_seconds;  /* the first trial (the slowest rank's) */
   double warm_seconds;   /* the median of the other trials (the first's with one trial) */
   int agreed;            /* 1 if IC1 and IC2 held in every trial */
+  int64_t signatures_made, signatures_verified; /* SM (sm_run_trials): all generals, all trials */
 } byz_summary;
 
 /* Runs cfg->trials agreements of OM(cfg->m) on the ranks of nd (cfg->n_ranks must be its size),

@@ -14,7 +14,8 @@ typedef enum rng_purpose {
   RNG_BENCH = 6,
   RNG_FAULT_DROP = 7,      /* --drop: which data messages are lost, per link */
   RNG_FAULT_DUPLICATE = 8, /* --duplicate: which are delivered twice */
-  RNG_FAULT_DELAY = 9      /* --delay: how long each is held */
+  RNG_FAULT_DELAY = 9,     /* --delay: how long each is held */
+  RNG_KEYS = 10          /* sm: the seed of each general's Ed25519 key pair */
 } rng_purpose;
 
 /* A pure function of its inputs (splitmix64 finaliser over each key in turn): the same

@@ -56,8 +56,65 @@ def replay_seeds():
     yield "utf8_comment", bytes([3]) + "# café → ok\nA->B\nB->C\n".encode()
 
 
+M64 = (1 << 64) - 1
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+def rng_hash(seed, *keys):
+    """src/rng.c's rng_hash, written again."""
+    _, h = splitmix64(seed)
+    for k in keys:
+        _, h = splitmix64(h ^ k)
+    return h
+
+
+def sm_seeds():
+    """Chains signed as src/sm_chain.c signs them, written again over libsodium (ctypes) with the
+    fuzz target's keys (seed 7): the target checks that its own signing gives the same bytes."""
+    import ctypes
+    import ctypes.util
+    na = ctypes.CDLL(ctypes.util.find_library("sodium"))
+    assert na.sodium_init() >= 0
+    RNG_KEYS, n = 7, 5
+    keys = []
+    for r in range(n):
+        seed = b"".join(rng_hash(7, RNG_KEYS, r, w, 0).to_bytes(8, "little") for w in range(4))
+        pk, sk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(64)
+        assert na.crypto_sign_seed_keypair(pk, sk, seed) == 0
+        keys.append(sk)
+
+    def sign(sk, data):
+        sig = ctypes.create_string_buffer(64)
+        assert na.crypto_sign_detached(sig, None, data, ctypes.c_ulonglong(len(data)), sk) == 0
+        return sig.raw
+
+    def chain(trial, value, signers):
+        links = b""
+        for s in signers:
+            tbs = b"consensus SM(m) v1" + struct.pack("<IB", trial, value) + links + struct.pack("<H", s)
+            links += struct.pack("<H", s) + sign(keys[s], tbs)
+        return struct.pack("<IBBBB", trial, 3, len(signers) - 1, value, len(signers)) + links
+
+    yield "order", chain(0, 1, [0])
+    yield "relay", chain(3, 0, [0, 2])
+    yield "full", chain(1, 1, [0, 1, 2, 3])
+    bad = bytearray(chain(1, 1, [0, 4, 3]))
+    bad[6] ^= 1
+    yield "forged_value", bytes(bad)
+    yield "truncated", chain(2, 1, [0, 1])[:-5]
+    yield "repeated", chain(0, 1, [0, 1, 1])
+    yield "key", struct.pack("<IBBBB", 0, 4, 0, 0, 0) + bytes(32)
+
+
 def main():
-    for sub, seeds in [("wire", wire_seeds()), ("replay", replay_seeds())]:
+    for sub, seeds in [("wire", wire_seeds()), ("replay", replay_seeds()), ("sm", sm_seeds())]:
         d = os.path.join(HERE, "corpus", sub)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds one fuzz target with clang (libFuzzer + ASan + UBSan) in BUILD_DIR and fuzzes it for a
 # bounded time from the checked-in seed corpus. Usage: run_fuzz.sh TARGET BUILD_DIR [SECONDS]
-#   TARGET   wire, replay or byz
+#   TARGET   wire, replay, byz or sm
 # New inputs go to BUILD_DIR/corpus-TARGET (never into the source tree); a crasher is written
 # to BUILD_DIR/crash-* and the script fails: copy it into tests/fuzz/corpus/TARGET/ once fixed,
 # and the regression test (fuzz_corpus_TARGET) replays it in every build from then on.
