@@ -366,7 +366,8 @@ def check_byz(rep, d, n):
         rep.skipped.append("oral messages against the closed form (messages were lost)")
         full[:] = False
     rep.where("byz", full & (oral != cf), f"oral_messages differs from the closed form {cf} (nobody silent)", "/byz")
-    rep.where("byz", ~full & (oral > bound), f"oral_messages above the bound {bound}", "/byz")
+    rep.where("byz", ~full & (oral > bound),
+              f"oral_messages above the bound {bound}" if sm else f"oral_messages above the closed form {cf}", "/byz")
     if "byz_oral" in d:
         check_byz_oral(rep, d, n, T, oral, cmd)
 

@@ -363,8 +363,11 @@ def test_lateness_exact_after_stall():
     import clocks_check
     d = harness.tmpdir()
     out = os.path.join(d, "stall.h5")
-    p = start(3, ["clocks", "--rates", 50, "--duration", 20, "--speedup", 5, "-o", out, "-q"])
+    p = start(3, ["clocks", "--rates", 50, "--duration", 30, "--speedup", 5, "-o", out, "-q"])
     wait_for(out + ".partial", p)
+    # the .partial appears before the ranks agree on their common start: a stall before it would
+    # only delay the start (no tick late), so the ranks are left a second to start ticking
+    time.sleep(1.0)
     with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
         kids = [int(k) for k in f.read().split()]
     ranks = {}
