@@ -470,7 +470,7 @@ static double fault_now(const node *nd) {
 }
 
 int node_crashed(const node *nd) {
-  return nd->opt.faults && fault_crashed(nd->opt.faults, nd->rank, fault_now(nd));
+  return nd->opt.faults && nd->opt.faults->crash_at && fault_crashed(nd->opt.faults, nd->rank, fault_now(nd));
 }
 
 int node_internal(node *nd) {
@@ -665,7 +665,7 @@ static int release_due(node *nd) {
 /* A message lost at its arrival: its row (no receive event), the count, the protocol told. */
 static int lose(node *nd, queued *q, int fate, double now_s) {
   nd->stats.fates[fate]++;
-  if (isnan(q->m.arrive_s)) q->m.arrive_s = now_s; /* a queued message keeps the time it came */
+  if (isnan(q->m.arrive_s)) q->m.arrive_s = isnan(now_s) ? node_now_s(nd) : now_s; /* a queued one keeps its time */
   int rc = trace_message(nd->tr, q->m.src, q->m.send_seq, -1, q->m.arrive_s, (int32_t)q->m.bytes, fate);
   if (!rc && nd->proto && nd->proto->on_lost) rc = nd->proto->on_lost(nd->proto->state, nd, &q->m, fate);
   free_queued(nd, q);
@@ -697,11 +697,18 @@ static int fault_arrival(node *nd, queued *q) {
   const fault_plan *f = nd->opt.faults;
   int src = q->m.src;
   q->m.link_seq = nd->link_recv[src]++; /* 1 */
-  double now_s = node_now_s(nd); /* the arrival's time: what decides, and what /messages says */
+  /* the arrival's time decides (crash, partition, delay) and is what /messages says; a plan of
+   * draws alone reads no clock here (drain stamps what it queued) */
+  int timed = f->crash_at || f->n_partitions > 0 || f->delay_mean > 0;
+  double now_s = timed ? node_now_s(nd) : NAN;
   q->m.arrive_s = now_s;
-  double t = nd->proto && nd->proto->fault_time ? nd->proto->fault_time(nd->proto->state, nd, &q->m)
-                                                : now_s * nd->opt.speedup;
-  if (isnan(t)) return queue_push_or_free(nd, q); /* the protocol exempts it (SM's key exchange) */
+  double t = 0; /* the fault time: the protocol's clock, else model seconds (only a timed plan reads it) */
+  if (nd->proto && nd->proto->fault_time) {
+    t = nd->proto->fault_time(nd->proto->state, nd, &q->m);
+    if (isnan(t)) return queue_push_or_free(nd, q); /* the protocol exempts it (SM's key exchange) */
+  } else if (timed) {
+    t = now_s * nd->opt.speedup;
+  }
   if (fault_crashed(f, nd->rank, t)) return lose(nd, q, FATE_CRASHED, now_s);            /* 2 */
   if (fault_cut(f, src, nd->rank, t)) return lose(nd, q, FATE_PARTITION, now_s);          /* 3 */
   if (fault_drops(f, src, nd->rank, q->m.link_seq)) return lose(nd, q, FATE_DROPPED, now_s); /* 4 */
