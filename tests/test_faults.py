@@ -10,26 +10,12 @@ import numpy as np
 
 import harness
 
+sys.path.insert(0, os.path.join(harness.HERE, "fuzz"))
+from make_seeds import rng_hash  # noqa: E402  (src/rng.c's hash, written once in Python)
+
 SCRIPT = os.path.join(harness.HERE, "data", "three_process.txt")
 CHECK = os.path.join(harness.SOURCE, "postprocess", "check.py")
 DELIVERED, UNDELIVERED, DROPPED, PARTITION, CRASHED, DUPLICATE = range(6)
-M64 = (1 << 64) - 1
-
-
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & M64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return state, z ^ (z >> 31)
-
-
-def rng_hash(seed, *keys):
-    """src/rng.c's rng_hash, written again: the draws of the fault layer are predictable."""
-    state, h = splitmix64(seed)
-    for k in keys:
-        state, h = splitmix64(h ^ k)
-    return h
 
 
 def draw(seed, purpose, src, dst, link):
