@@ -59,7 +59,7 @@ static int grow(void **col, int64_t cap, size_t width) {
 
 static int reserve_events(trace *t) {
   if (t->n_events < t->cap_events) return 0;
-  int64_t cap = t->cap_events ? 2 * t->cap_events : 256;
+  int64_t cap = t->cap_events ? 2 * t->cap_events : 1024;
   CS_TRY(grow((void **)&t->kind, cap, sizeof *t->kind));
   CS_TRY(grow((void **)&t->time_s, cap, sizeof *t->time_s));
   CS_TRY(grow((void **)&t->lamport, cap, sizeof *t->lamport));
@@ -72,7 +72,7 @@ static int reserve_events(trace *t) {
 
 static int reserve_messages(trace *t) {
   if (t->n_messages < t->cap_messages) return 0;
-  int64_t cap = t->cap_messages ? 2 * t->cap_messages : 256;
+  int64_t cap = t->cap_messages ? 2 * t->cap_messages : 1024;
   CS_TRY(grow((void **)&t->msg_src, cap, sizeof *t->msg_src));
   CS_TRY(grow((void **)&t->msg_bytes, cap, sizeof *t->msg_bytes));
   CS_TRY(grow((void **)&t->msg_fate, cap, sizeof *t->msg_fate));

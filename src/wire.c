@@ -3,6 +3,15 @@
 
 #include <string.h>
 
+/* On a little-endian host the wire's byte order is the host's: one unaligned copy moves a
+ * field (the byte loops below compiled to a store per byte, and the clock's 8 n stores led the
+ * send path's profile). Elsewhere the fields are built byte by byte. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE_HOST_IS_WIRE 1
+#else
+#define WIRE_HOST_IS_WIRE 0
+#endif
+
 void wire_put_u16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)(v & 0xFF);
   p[1] = (uint8_t)(v >> 8);
@@ -11,21 +20,37 @@ void wire_put_u16(uint8_t *p, uint16_t v) {
 uint16_t wire_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 void wire_put_u32(uint8_t *p, uint32_t v) {
+  if (WIRE_HOST_IS_WIRE) {
+    memcpy(p, &v, 4);
+    return;
+  }
   for (int k = 0; k < 4; k++) p[k] = (uint8_t)(v >> (8 * k));
 }
 
 uint32_t wire_get_u32(const uint8_t *p) {
   uint32_t v = 0;
+  if (WIRE_HOST_IS_WIRE) {
+    memcpy(&v, p, 4);
+    return v;
+  }
   for (int k = 0; k < 4; k++) v |= (uint32_t)p[k] << (8 * k);
   return v;
 }
 
 void wire_put_u64(uint8_t *p, uint64_t v) {
+  if (WIRE_HOST_IS_WIRE) {
+    memcpy(p, &v, 8);
+    return;
+  }
   for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
 }
 
 uint64_t wire_get_u64(const uint8_t *p) {
   uint64_t v = 0;
+  if (WIRE_HOST_IS_WIRE) {
+    memcpy(&v, p, 8);
+    return v;
+  }
   for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
   return v;
 }
@@ -47,7 +72,10 @@ size_t wire_encode(uint8_t *buf, size_t cap, const wire_header *h, const vtick_t
   wire_put_u64(buf + 16, h->seq);
   wire_put_u64(buf + 24, (uint64_t)h->lamport);
   uint8_t *p = buf + WIRE_HEADER_BYTES;
-  for (uint32_t k = 0; k < h->n_clock; k++, p += 8) wire_put_u64(p, (uint64_t)vc[k]);
+  if (WIRE_HOST_IS_WIRE && h->n_clock) memcpy(p, vc, (size_t)h->n_clock * 8u);
+  else
+    for (uint32_t k = 0; k < h->n_clock; k++) wire_put_u64(p + 8u * k, (uint64_t)vc[k]);
+  p += (size_t)h->n_clock * 8u;
   if (h->payload_len && payload) memcpy(p, payload, h->payload_len); /* NULL: already in place */
   return need;
 }
@@ -79,11 +107,13 @@ wire_reject wire_decode(const uint8_t *buf, size_t len, int source, int n_ranks,
   const uint8_t *p = buf + WIRE_HEADER_BYTES;
   if (h.kind == WIRE_DATA) {
     if (h.lamport < 1 || h.seq > (uint64_t)INT64_MAX) return WIRE_ECLOCK;
-    for (uint32_t k = 0; k < h.n_clock; k++) {
-      vtick_t t = (vtick_t)wire_get_u64(p + 8u * k);
-      if (t < 0) return WIRE_ECLOCK;
-      vc[k] = t;
-    }
+    /* copied whole, then checked: a negative entry rejects the message (vc is then unspecified) */
+    if (WIRE_HOST_IS_WIRE) memcpy(vc, p, (size_t)h.n_clock * 8u);
+    else
+      for (uint32_t k = 0; k < h.n_clock; k++) vc[k] = (vtick_t)wire_get_u64(p + 8u * k);
+    vtick_t negative = 0;
+    for (uint32_t k = 0; k < h.n_clock; k++) negative |= vc[k];
+    if (negative < 0) return WIRE_ECLOCK;
     if (vc[h.sender] < 1) return WIRE_ECLOCK;
   } else if (h.lamport != 0) {
     return WIRE_ECLOCK;
