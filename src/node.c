@@ -19,6 +19,7 @@ static volatile sig_atomic_t stop_signal = 0;
 
 enum { NODE_TAG = 7 };          /* the only tag the runtime sends on its own communicator while running */
 enum { NODE_SYNC_TAG = 8 };     /* the clock ping-pong of node_create, before any other message */
+enum { NODE_BODY_TAG = 9 };     /* the body of a data message larger than a receive slot (WIRE_LARGE) */
 enum { SYNC_PINGS = 16 };       /* ping-pongs per rank on another host: the fastest one counts */
 enum { LATENESS_BINS = 10001 }; /* 10 µs bins up to 100 ms, then one overflow bin */
 /* The largest 1 % of a rank's tick lateness values are kept, so that p99 is exact: up to this
@@ -27,6 +28,12 @@ enum { LATENESS_BINS = 10001 }; /* 10 µs bins up to 100 ms, then one overflow b
 #define LATENESS_EXACT_MAX ((int64_t)1 << 21)
 enum { DRAIN_BATCH = 4096 };    /* at most this many arrivals per drain, so ticks are not starved */
 enum { RETIRE_BATCH = 64 };     /* a busy rank retires completed sends once this many are pending */
+/* Receive slots: receives posted ahead (MPI_ANY_SOURCE, NODE_TAG) so that an arrival lands in
+ * one without passing through MPI's queue of unexpected messages; a slot holds a message of up
+ * to NODE_SLOT_PAYLOAD payload bytes beside its header and clock, and a rank posts SLOTS_MAX of them,
+ * fewer (down to SLOTS_MIN) where the clock makes a slot large: at most SLOTS_BYTES in all. */
+enum { SLOTS_MAX = 64, SLOTS_MIN = 8 };
+#define SLOTS_BYTES ((size_t)1 << 20)
 
 /* The waiting policy (see wait_for), in wall seconds. Alone on its cores a rank spins while
  * it waits (as MPI_Recv does): measured by consensus bench, yielding after every poll made the
@@ -76,7 +83,7 @@ struct node {
   double t0;          /* monotonic seconds at the common start */
   int shared_cores;   /* ranks outnumber cores: wait politely (mpienv_oversubscribed) */
   double last_drain_s;
-  unsigned idle_polls; /* polls of a rank waiting for a message (it retires sends every 16th) */
+  unsigned idle_polls; /* polls of a rank waiting for a message (every 16th retires sends, sweeps foreign tags) */
   unsigned busy_polls;
   /* arrival queue (FIFO, with removal in the middle for selective protocols) */
   queued **q;
@@ -109,6 +116,12 @@ struct node {
   queued **held;         /* --delay: a min-heap by (due_s, order) */
   size_t n_held, cap_held;
   uint64_t held_order;
+  /* receive slots (a ring, matched in the order posted): slot_req[k] receives into slot k of
+   * slot_mem, slot_bytes each; slot_head is the oldest */
+  MPI_Request *slot_req;
+  uint8_t *slot_mem;
+  size_t slot_bytes;
+  int n_slots, slot_head, slots_posted;
 };
 
 static void on_signal(int sig) { stop_signal = sig; }
@@ -254,6 +267,15 @@ int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_ou
       }
     }
   }
+  nd->slot_bytes = wire_size((uint32_t)nd->size, NODE_SLOT_PAYLOAD);
+  nd->n_slots = (int)(SLOTS_BYTES / nd->slot_bytes);
+  nd->n_slots = nd->n_slots > SLOTS_MAX ? SLOTS_MAX : nd->n_slots < SLOTS_MIN ? SLOTS_MIN : nd->n_slots;
+  nd->slot_req = malloc((size_t)nd->n_slots * sizeof *nd->slot_req);
+  nd->slot_mem = malloc((size_t)nd->n_slots * nd->slot_bytes);
+  if (!nd->slot_req || !nd->slot_mem) {
+    rc = CS_ENOMEM;
+    goto fail;
+  }
   if ((rc = pool_create(&nd->bufs))) goto fail;
   if ((rc = trace_create(nd->rank, nd->size, opt->trace && out != NULL, &nd->tr))) goto fail;
   /* Flush epochs: trace blocks at wall times k*F (k >= 1) strictly before the end. Every rank
@@ -281,8 +303,13 @@ static void release_send(node *nd, pool_buf *b) {
   if (--b->refs == 0) pool_put(nd->bufs, b);
 }
 
+static void cancel_slots(node *nd);
+
 void node_destroy(node *nd) {
   if (!nd) return;
+  cancel_slots(nd);
+  free(nd->slot_req);
+  free(nd->slot_mem);
   for (size_t k = 0; k < nd->q_len; k++) free_queued(nd, nd->q[(nd->q_head + k) % nd->q_cap]);
   free(nd->q);
   if (nd->n_pending) {
@@ -481,9 +508,28 @@ int node_internal(node *nd) {
   return record_event(nd, TRACE_INTERNAL, before, -1);
 }
 
+static int send_control(node *nd, int dst, wire_kind kind, uint64_t seq);
+
+/* Posts a data message of `size` bytes (b) to k destinations: one MPI message each, on NODE_TAG
+ * if it fits a receive slot; a larger one is announced to each destination (WIRE_LARGE, its
+ * size) in that stream, where the announcement keeps the message's place among the sender's
+ * others, and goes itself on NODE_BODY_TAG, where the receiver takes it when it comes to the
+ * announcement. */
+static int post_data(node *nd, const int *dsts, int k, pool_buf *b, size_t size) {
+  if (size <= nd->slot_bytes) return post_copies(nd, dsts, k, b, size, NODE_TAG);
+  for (int j = 0; j < k; j++) {
+    int rc = send_control(nd, dsts[j], WIRE_LARGE, size);
+    if (rc) {
+      pool_put(nd->bufs, b); /* no copy of b was posted yet */
+      return rc;
+    }
+  }
+  return post_copies(nd, dsts, k, b, size, NODE_BODY_TAG);
+}
+
 /* A send event to k destinations: 1. tick L and V once; 2. trace one SEND event; 3. encode
  * L, V and the payload once, into a pooled buffer (or around the payload already built in one by
- * node_send_buffer); 4. post one MPI message per destination, all reading that buffer. */
+ * node_send_buffer); 4. post one MPI message per destination, all reading that buffer (post_data). */
 static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len, pool_buf *built) {
   int ok = k >= 1 && len <= WIRE_MAX_PAYLOAD && (!len || payload || built);
   for (int j = 0; ok && j < k; j++) ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank;
@@ -505,7 +551,7 @@ static int send_event(node *nd, const int *dsts, int k, const void *payload, uin
     return rc ? rc : CS_ENOMEM;
   }
   wire_encode(b->data, size, &h, nd->vc, built ? NULL : payload);
-  CS_TRY(post_copies(nd, dsts, k, b, size, NODE_TAG)); /* 4 */
+  CS_TRY(post_data(nd, dsts, k, b, size)); /* 4 */
   nd->stats.data_sent += k;
   nd->stats.data_bytes_sent += (int64_t)size * k;
   return 0;
@@ -772,6 +818,8 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
         nd->n_done++;
       }
       break;
+    case WIRE_LARGE: /* announcements are taken by drain (receive_body), never queued */
+      break;
     case WIRE_STOP:
       if (v->h.seq > 0 && v->h.seq < 128 && !nd->stats.stop_signal) nd->stats.stop_signal = (int)v->h.seq;
       request_stop(nd);
@@ -781,71 +829,208 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
   return 0;
 }
 
+/* ---- receive slots ------------------------------------------------------------------------------ */
+
+/* Posts slot k's receive: any source, NODE_TAG, a message of up to slot_bytes. */
+static int post_slot(node *nd, int k) {
+  int rc = MPI_Irecv(nd->slot_mem + (size_t)k * nd->slot_bytes, (int)nd->slot_bytes, MPI_BYTE, MPI_ANY_SOURCE,
+                     NODE_TAG, nd->comm, &nd->slot_req[k]);
+  if (rc != MPI_SUCCESS) {
+    nd->slot_req[k] = MPI_REQUEST_NULL;
+    return cs_mpi_fail(rc, "MPI_Irecv(receive slot)", __FILE__, __LINE__);
+  }
+  return 0;
+}
+
+/* Posts every slot, once (at the first drain; what arrived before waits in MPI, in order). */
+static int post_slots(node *nd) {
+  if (nd->slots_posted) return 0;
+  for (int k = 0; k < nd->n_slots; k++) nd->slot_req[k] = MPI_REQUEST_NULL;
+  nd->slots_posted = 1;
+  nd->slot_head = 0;
+  for (int k = 0; k < nd->n_slots; k++) CS_TRY(post_slot(nd, k));
+  return 0;
+}
+
+/* Withdraws the slots' receives (after the shutdown exchange nothing more is ours to take; a
+ * late message that still lands in one is dropped with it). */
+static void cancel_slots(node *nd) {
+  if (!nd->slots_posted) return;
+  for (int k = 0; k < nd->n_slots; k++) {
+    if (nd->slot_req[k] == MPI_REQUEST_NULL) continue;
+    MPI_Cancel(&nd->slot_req[k]);
+    MPI_Wait(&nd->slot_req[k], MPI_STATUS_IGNORE);
+  }
+  nd->slots_posted = 0;
+}
+
+/* Receives a message MPI matched for us (msg, count bytes from src) into a scrap and counts it
+ * as rejected for `reason`: foreign, or larger than the runtime takes. */
+static int reject_matched(node *nd, MPI_Message *msg, int count, int reason) {
+  uint8_t scrap[64];
+  int big = count == MPI_UNDEFINED || (size_t)count > sizeof scrap;
+  /* an oversized message truncates into the scrap: the truncation error is the point */
+  int rc = MPI_Mrecv(scrap, (int)sizeof scrap, MPI_BYTE, msg, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS && !big) return cs_mpi_fail(rc, "MPI_Mrecv(scrap)", __FILE__, __LINE__);
+  count_reject(nd, reason);
+  return 0;
+}
+
+/* Takes the messages on tags the runtime does not use, as far as they are first in line (a
+ * message of ours ahead of them waits for its slot or its announcement), and rejects them: so a
+ * foreign message cannot clog MPI. Called by a rank with time to spare (see drain). */
+static int sweep_foreign(node *nd) {
+  for (;;) {
+    int flag = 0, count = 0;
+    MPI_Status st;
+    CS_MPI(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, nd->comm, &flag, &st));
+    if (!flag || st.MPI_TAG == NODE_TAG || st.MPI_TAG == NODE_BODY_TAG) return 0;
+    MPI_Message msg;
+    CS_MPI(MPI_Mprobe(st.MPI_SOURCE, st.MPI_TAG, nd->comm, &msg, &st));
+    CS_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
+    nd->arrivals++;
+    CS_TRY(reject_matched(nd, &msg, count, NODE_REJECT_TAG));
+  }
+}
+
+/* A queue entry for a message of `count` bytes: one pool buffer holds the entry, its clock and
+ * the message (at entry_bytes(nd, 0)). */
+static size_t entry_bytes(const node *nd, size_t count) {
+  return sizeof(queued) + (size_t)nd->size * sizeof(vtick_t) + count;
+}
+
+/* Decodes a received message (count bytes from src, already in its entry q) strictly, in
+ * place, and hands it on: data is queued, control is applied; a bad message is counted and
+ * dropped. */
+static int decode_arrival(node *nd, queued *q, int src, int count) {
+  uint8_t *raw = (uint8_t *)q + entry_bytes(nd, 0);
+  wire_view v;
+  wire_reject why = wire_decode(raw, (size_t)count, src, nd->size, &v, q->vc);
+  if (why != WIRE_OK) {
+    count_reject(nd, why);
+    free_queued(nd, q);
+    return 0;
+  }
+  if (v.h.kind == WIRE_LARGE) { /* an announcement is never queued: its body is received below */
+    count_reject(nd, WIRE_EKIND);
+    free_queued(nd, q);
+    return 0;
+  }
+  return accept_arrival(nd, q, src, (uint32_t)count, &v);
+}
+
+/* A new entry, the message copied in from where it was received. */
+static queued *new_entry(node *nd, const uint8_t *raw, int count) {
+  pool_buf *b = pool_get(nd->bufs, entry_bytes(nd, (size_t)count));
+  if (!b) return NULL;
+  queued *q = (queued *)(void *)b->data;
+  q->own = b;
+  q->used = entry_bytes(nd, (size_t)count);
+  memcpy(b->data + entry_bytes(nd, 0), raw, (size_t)count);
+  return q;
+}
+
+/* The body of a large data message from src, announced as `announced` bytes: it follows the
+ * announcement on NODE_BODY_TAG (the sender posted both in one step), so a matched probe waits
+ * for it. A body of another size, or beyond the largest message, is refused. */
+static int receive_body(node *nd, int src, uint64_t announced) {
+  int count = 0;
+  MPI_Status st;
+  MPI_Message msg;
+  CS_MPI(MPI_Mprobe(src, NODE_BODY_TAG, nd->comm, &msg, &st));
+  CS_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
+  size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
+  if (count == MPI_UNDEFINED || (size_t)count > limit || (uint64_t)count != announced)
+    return reject_matched(nd, &msg, count, NODE_REJECT_OVERSIZE);
+  pool_buf *b = pool_get(nd->bufs, entry_bytes(nd, (size_t)count));
+  if (!b) return CS_ENOMEM;
+  queued *q = (queued *)(void *)b->data;
+  q->own = b;
+  q->used = entry_bytes(nd, (size_t)count);
+  int rc = MPI_Mrecv(b->data + entry_bytes(nd, 0), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) {
+    pool_put(nd->bufs, b);
+    return cs_mpi_fail(rc, "MPI_Mrecv(large message)", __FILE__, __LINE__);
+  }
+  return decode_arrival(nd, q, src, count);
+}
+
 /* How much one drain takes, and when it retires completed sends (testing every pending send
  * on every tick cost more than the sends; and with more ranks than cores, Open MPI yields the
  * core on every call that finds nothing, so a poll that is sure to find nothing is costly):
  *   DRAIN_ALL:  everything MPI has (at most DRAIN_BATCH messages); retire once RETIRE_BATCH
  *               sends are pending;
- *   DRAIN_WAIT: the same, for a rank with nothing else to do: also retire every pending send;
- *   DRAIN_ONE:  a rank waiting for a message: stop at the first one that arrives (the probe
+ *   DRAIN_WAIT: the same, for a rank with nothing else to do: also retire every pending send
+ *               and take foreign messages (sweep_foreign);
+ *   DRAIN_ONE:  a rank waiting for a message: stop at the first one that arrives (the poll
  *               after it would find nothing, and it would sit between the message and the
- *               reply), and retire every 16th poll. */
+ *               reply); retire and sweep every 16th poll. */
 typedef enum drain_mode { DRAIN_ALL, DRAIN_WAIT, DRAIN_ONE } drain_mode;
 
 /* Moves what MPI has for us into the queue in one pass (see drain_mode), and retires completed
- * sends. Each arrival, in steps:
- *   1. a matched probe says its size (the receive then takes exactly that message);
- *   2. too large to be ours, or a foreign tag: received into a scrap (so it cannot clog MPI),
- *      counted and dropped;
- *   3. received straight into a pooled queue entry (entry, clock, then the message);
- *   4. decoded strictly in place, the clock into the entry; a bad message is counted and dropped;
+ * sends. Arrivals land in the receive slots, which MPI fills in the order they were posted, so
+ * the oldest slot is the next arrival. Each arrival, in steps:
+ *   1. the oldest slot has completed (else the pass is over); a message too large for it was
+ *      cut short by MPI: counted and dropped;
+ *   2. copied into a pooled queue entry of its size (entry, clock, then the message), and the
+ *      slot's receive posted again at once;
+ *   3. decoded strictly in place, the clock into the entry; a bad message is counted and dropped;
+ *   4. an announcement (WIRE_LARGE): its body is received straight into an entry of its own
+ *      (receive_body) and takes the announcement's place;
  *   5. data is queued, control is applied;
  *   6. the data queued in this pass is stamped with its arrival time. */
 static int drain(node *nd, drain_mode mode) {
+  int idle_turn = mode == DRAIN_ONE && (++nd->idle_polls & 15) == 0;
   int retire = nd->n_pending >= RETIRE_BATCH || (mode == DRAIN_WAIT && nd->n_pending > 0) ||
-               (mode == DRAIN_ONE && nd->n_pending > 0 && (++nd->idle_polls & 15) == 0);
+               (idle_turn && nd->n_pending > 0);
   if (retire) CS_TRY(retire_sends(nd));
-  size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
-  size_t head = sizeof(queued) + (size_t)nd->size * sizeof(vtick_t), queued_before = nd->q_len;
+  size_t queued_before = nd->q_len;
   CS_TRY(release_due(nd)); /* --delay: what is due now arrives now */
+  CS_TRY(post_slots(nd));
   for (int k = 0; k < DRAIN_BATCH; k++) {
-    int flag = 0, count = 0;
+    int done = 0, index = 0, count = 0, h = nd->slot_head;
     MPI_Status st;
-    MPI_Message msg;
-    CS_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, nd->comm, &flag, &msg, &st)); /* 1 */
-    if (!flag) break;
+    /* MPI_Testsome, not MPI_Test: when the slot is empty it polls MPI once and returns, where
+     * MPI_Test would look again after a poll that brought something in and keep the pass going
+     * until a poll finds nothing, which with more ranks than cores gives the core away (a
+     * yield) at the end of nearly every pass */
+    int rc = MPI_Testsome(1, &nd->slot_req[h], &done, &index, &st); /* 1 */
+    if (rc != MPI_SUCCESS) {
+      int cls = 0;
+      MPI_Error_class(rc == MPI_ERR_IN_STATUS ? st.MPI_ERROR : rc, &cls);
+      if (done != 1 || cls != MPI_ERR_TRUNCATE)
+        return cs_mpi_fail(rc, "MPI_Testsome(receive slot)", __FILE__, __LINE__);
+      if (nd->slot_req[h] != MPI_REQUEST_NULL) MPI_Request_free(&nd->slot_req[h]); /* kept by MPI after an error */
+      nd->arrivals++;
+      count_reject(nd, NODE_REJECT_OVERSIZE);
+      nd->slot_head = (h + 1) % nd->n_slots;
+      CS_TRY(post_slot(nd, h));
+      continue;
+    }
+    if (done != 1) break;
     CS_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
     nd->arrivals++; /* rejected or not: a protocol may be waiting for a rejection (is_finished) */
-    if (count == MPI_UNDEFINED || (size_t)count > limit || st.MPI_TAG != NODE_TAG) { /* 2 */
-      uint8_t scrap[64];
-      int big = count == MPI_UNDEFINED || (size_t)count > sizeof scrap;
-      /* an oversized message truncates into the scrap: the truncation error is the point */
-      int rc = MPI_Mrecv(scrap, (int)sizeof scrap, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-      if (rc != MPI_SUCCESS && !big) return cs_mpi_fail(rc, "MPI_Mrecv(scrap)", __FILE__, __LINE__);
-      count_reject(nd, st.MPI_TAG != NODE_TAG ? NODE_REJECT_TAG : NODE_REJECT_OVERSIZE);
-      continue;
+    const uint8_t *raw = nd->slot_mem + (size_t)h * nd->slot_bytes;
+    int src = st.MPI_SOURCE;
+    uint64_t body = 0;
+    queued *q = NULL;
+    if (count >= (int)WIRE_HEADER_BYTES && raw[3] == WIRE_LARGE) { /* 4: read before the slot is reused */
+      wire_view v;
+      vtick_t none[1];
+      if (wire_decode(raw, (size_t)count, src, nd->size, &v, none) == WIRE_OK) body = v.h.seq;
     }
-    pool_buf *b = pool_get(nd->bufs, head + (size_t)count); /* 3 */
-    if (!b) return CS_ENOMEM;
-    queued *q = (queued *)(void *)b->data;
-    q->own = b;
-    q->used = head + (size_t)count;
-    uint8_t *raw = b->data + head;
-    int rc = MPI_Mrecv(raw, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) {
-      pool_put(nd->bufs, b);
-      return cs_mpi_fail(rc, "MPI_Mrecv(arrival)", __FILE__, __LINE__);
+    if (!body && !(q = new_entry(nd, raw, count))) return CS_ENOMEM; /* 2 */
+    nd->slot_head = (h + 1) % nd->n_slots;
+    rc = post_slot(nd, h);
+    if (rc) {
+      free_queued(nd, q);
+      return rc;
     }
-    wire_view v;
-    wire_reject why = wire_decode(raw, (size_t)count, st.MPI_SOURCE, nd->size, &v, q->vc); /* 4 */
-    if (why != WIRE_OK) {
-      count_reject(nd, why);
-      pool_put(nd->bufs, b);
-      continue;
-    }
-    CS_TRY(accept_arrival(nd, q, st.MPI_SOURCE, (uint32_t)count, &v)); /* 5 */
+    if (body) CS_TRY(receive_body(nd, src, body)); /* 4 */
+    else CS_TRY(decode_arrival(nd, q, src, count)); /* 3, 5 */
     if (mode == DRAIN_ONE) break;
   }
+  if (mode == DRAIN_WAIT || idle_turn) CS_TRY(sweep_foreign(nd));
   /* 6. the arrival time of what this pass queued (traced runs only): one clock read at the end
    *    of the pass, so no message is stamped before the moment it was found */
   if (nd->q_len > queued_before && trace_enabled(nd->tr)) {
@@ -1078,7 +1263,8 @@ static int announce_stop(node *nd) {
  *   2. drain until every peer's DONE is in, so nothing sent to us is still in flight (a signal
  *      that arrives meanwhile is passed on to the peers as STOP);
  *   3. record what is still queued as undelivered (recv_event = -1);
- *   4. wait for our own sends to complete. */
+ *   4. wait for our own sends to complete;
+ *   5. withdraw the receive slots. */
 static int shutdown_exchange(node *nd) {
   for (int p = 0; p < nd->size; p++)
     if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_DONE, 0));
@@ -1114,6 +1300,7 @@ static int shutdown_exchange(node *nd) {
     for (int k = 0; k < nd->n_pending; k++) release_send(nd, nd->req_buf[k]);
     nd->n_pending = 0;
   }
+  cancel_slots(nd); /* 5 */
   return 0;
 }
 

@@ -87,7 +87,7 @@ wire_reject wire_decode(const uint8_t *buf, size_t len, int source, int n_ranks,
   if (buf[2] != WIRE_VERSION) return WIRE_EVERSION;
   wire_header h;
   h.kind = buf[3];
-  if (h.kind < WIRE_DATA || h.kind > WIRE_STOP) return WIRE_EKIND;
+  if (h.kind < WIRE_DATA || h.kind > WIRE_LARGE) return WIRE_EKIND;
   /* 2. The sender is who MPI says it is, and a rank of this run. */
   h.sender = wire_get_u32(buf + 4);
   if (n_ranks <= 0 || source < 0 || source >= n_ranks || h.sender != (uint32_t)source) return WIRE_ESENDER;

@@ -37,6 +37,14 @@ static void test_round_trip(void) {
   CHECK_INT(wire_decode(buf, len, 1, N, &v, vc), WIRE_OK);
   CHECK_INT(v.h.kind, WIRE_ROUND_END);
   CHECK_INT(v.h.seq, 3);
+  /* an announcement of a large body: control, its size in seq; a clock or payload is refused */
+  wire_header a = {.kind = WIRE_LARGE, .sender = 1, .seq = 70000};
+  len = wire_encode(buf, sizeof buf, &a, NULL, NULL);
+  CHECK_INT(wire_decode(buf, len, 1, N, &v, vc), WIRE_OK);
+  CHECK_INT(v.h.kind, WIRE_LARGE);
+  CHECK_INT(v.h.seq, 70000);
+  buf[8] = N; /* n_clock */
+  CHECK_INT(wire_decode(buf, len, 1, N, &v, vc), WIRE_ECLOCK);
   /* encode refuses a buffer that is too small */
   CHECK_INT(make_data(buf, 10), 0);
 }
@@ -85,7 +93,7 @@ static void test_rejects(void) {
   expect_reject(buf, len, 2, 2, 2, WIRE_EVERSION);
   expect_reject(buf, len, 2, 0, 2, WIRE_EVERSION);
   expect_reject(buf, len, 3, 0, 2, WIRE_EKIND);
-  expect_reject(buf, len, 3, 5, 2, WIRE_EKIND);
+  expect_reject(buf, len, 3, 6, 2, WIRE_EKIND);
   expect_reject(buf, len, 3, 255, 2, WIRE_EKIND);
   expect_reject(buf, len, 0, -1, 1, WIRE_ESENDER);  /* header says 2, MPI says 1 */
   expect_reject(buf, len, 4, 7, 7, WIRE_ESENDER);   /* rank 7 in a run of 4 */

@@ -29,6 +29,11 @@ enum {
 /* The shortest interval between trace blocks (see trace.h). */
 #define NODE_MIN_FLUSH_INTERVAL_S TRACE_MIN_FLUSH_INTERVAL_S
 
+/* A data message with up to this many payload bytes is one MPI message that lands in a receive
+ * slot posted ahead; a larger one is announced in that stream and follows as a body of its own
+ * (same bytes: header, clock, payload), which the receiver takes at the announcement's place. */
+#define NODE_SLOT_PAYLOAD 1024u
+
 /* Completed sends are retired (their buffers go back to the pool) at every drain, and also as
  * soon as this many are pending, in the middle of a multicast too. */
 #define NODE_SEND_RETIRE_AT 1024

@@ -15,7 +15,8 @@
  *        4     4  sender       rank of the sender (must equal the MPI source)
  *        8     4  n_clock      vector clock entries (n_ranks for DATA, 0 for control)
  *       12     4  payload_len  bytes of payload
- *       16     8  seq          DATA: the sender's event seq of the send; control: round or 0
+ *       16     8  seq          DATA: the sender's event seq of the send; control: round, signal,
+ *                              the announced body's bytes (LARGE) or 0
  *       24     8  lamport      the sender's Lamport clock at the send (DATA), 0 for control
  *       32  8*n_clock          vector clock
  *        …  payload_len        payload */
@@ -29,7 +30,9 @@ typedef enum wire_kind {
   WIRE_DATA = 1,      /* a protocol message: carries clocks, merged on receipt, traced */
   WIRE_ROUND_END = 2, /* runtime control: the sender has sent all of round `seq` to us */
   WIRE_DONE = 3,      /* runtime control: the sender will send nothing more */
-  WIRE_STOP = 4       /* runtime control: a signal asked the run to stop; stop too (seq: the signal, 0 unknown) */
+  WIRE_STOP = 4,      /* runtime control: a signal asked the run to stop; stop too (seq: the signal, 0 unknown) */
+  WIRE_LARGE = 5      /* runtime control: the next data message from the sender is larger than a receive
+                       * slot and follows as a body of `seq` bytes on a tag of its own (node.c) */
 } wire_kind;
 
 /* Why a message was rejected (counted per reason by the runtime). */
