@@ -599,7 +599,7 @@ static int64_t peak_rss_kib(void) {
   return (int64_t)ru.ru_maxrss; /* Linux: KiB */
 }
 
-enum { OM_TRIALS = 4 }; /* round mode and floor: the first trial, then the median of 3 warm ones */
+enum { OM_TRIALS = 4 }; /* each OM(m) row: the first trial, then the median of 3 warm ones */
 
 
 /* OM(m)'s floor: the work of round mode done the simplest fast way, for each trial in steps:
@@ -673,12 +673,12 @@ fail:
 }
 
 /* OM(m) among n generals (the first n ranks), no traitors, commander 0: OM_TRIALS trials in
- * round mode, one in message mode. Round mode runs its floor first (om_floor, a row of its own)
- * and takes the floor's warm trial as its baseline; message mode keeps raw MPI's all-to-all
- * rate. */
+ * either wire mode (the rate is the median warm trial's, the first trial is reported beside
+ * it). Round mode runs its floor first (om_floor, a row of its own) and takes the floor's warm
+ * trial as its baseline; message mode keeps raw MPI's all-to-all rate. */
 static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double raw_rate_n) {
   /* the configuration comes from the command line's own parser and defaults, as a user would ask */
-  int trials = wire == BYZ_WIRE_ROUND ? OM_TRIALS : 1;
+  int trials = OM_TRIALS;
   char m_text[16], trials_text[16], seed_text[32];
   snprintf(m_text, sizeof m_text, "%d", m);
   snprintf(trials_text, sizeof trials_text, "%d", trials);
@@ -879,10 +879,7 @@ static void print_table(const bench *B) {
                : r->test == BENCH_OM_ROUND || r->test == BENCH_SM ? "om/s"
                                                                   : "msg/s");
     }
-    if (r->test == BENCH_OM_MESSAGE)
-      snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s, peak RSS %" PRId64 " KiB", r->count, r->seconds,
-               r->peak_rss_kib);
-    else if (r->test == BENCH_OM_ROUND || r->test == BENCH_OM_FLOOR)
+    if (is_om(r->test))
       snprintf(extra, sizeof extra, "; %" PRId64 " oral in %.3g s warm, %.3g s first, peak RSS %" PRId64 " KiB",
                r->count, r->seconds, r->first_seconds, r->peak_rss_kib);
     else if (r->test == BENCH_SM) /* each lieutenant verifies sig_verified / (n − 1) per trial */
