@@ -83,7 +83,8 @@ struct node {
   double t0;          /* monotonic seconds at the common start */
   int shared_cores;   /* ranks outnumber cores: wait politely (mpienv_oversubscribed) */
   double last_drain_s;
-  unsigned idle_polls; /* polls of a rank waiting for a message (every 16th retires sends, sweeps foreign tags) */
+  unsigned idle_polls;  /* polls of a rank waiting for a message (every 16th retires sends) */
+  unsigned sweep_polls; /* polls of a waiting rank (every 64th takes foreign messages, sweep_foreign) */
   unsigned busy_polls;
   /* arrival queue (FIFO, with removal in the middle for selective protocols) */
   queued **q;
@@ -960,11 +961,13 @@ static int receive_body(node *nd, int src, uint64_t announced) {
  * core on every call that finds nothing, so a poll that is sure to find nothing is costly):
  *   DRAIN_ALL:  everything MPI has (at most DRAIN_BATCH messages); retire once RETIRE_BATCH
  *               sends are pending;
- *   DRAIN_WAIT: the same, for a rank with nothing else to do: also retire every pending send
- *               and take foreign messages (sweep_foreign);
+ *   DRAIN_WAIT: the same, for a rank with nothing else to do: also retire every pending send;
  *   DRAIN_ONE:  a rank waiting for a message: stop at the first one that arrives (the poll
  *               after it would find nothing, and it would sit between the message and the
- *               reply); retire and sweep every 16th poll. */
+ *               reply); retire every 16th poll.
+ * Every 64th poll of a waiting rank (DRAIN_WAIT or DRAIN_ONE) also takes foreign messages
+ * (sweep_foreign), and the shutdown exchange does at its end: a probe that finds nothing gives
+ * the core away where ranks outnumber cores, so it is not made on every poll. */
 typedef enum drain_mode { DRAIN_ALL, DRAIN_WAIT, DRAIN_ONE } drain_mode;
 
 /* Moves what MPI has for us into the queue in one pass (see drain_mode), and retires completed
@@ -981,6 +984,7 @@ typedef enum drain_mode { DRAIN_ALL, DRAIN_WAIT, DRAIN_ONE } drain_mode;
  *   6. the data queued in this pass is stamped with its arrival time. */
 static int drain(node *nd, drain_mode mode) {
   int idle_turn = mode == DRAIN_ONE && (++nd->idle_polls & 15) == 0;
+  int sweep_turn = mode != DRAIN_ALL && (++nd->sweep_polls & 63) == 0;
   int retire = nd->n_pending >= RETIRE_BATCH || (mode == DRAIN_WAIT && nd->n_pending > 0) ||
                (idle_turn && nd->n_pending > 0);
   if (retire) CS_TRY(retire_sends(nd));
@@ -1030,7 +1034,7 @@ static int drain(node *nd, drain_mode mode) {
     else CS_TRY(decode_arrival(nd, q, src, count)); /* 3, 5 */
     if (mode == DRAIN_ONE) break;
   }
-  if (mode == DRAIN_WAIT || idle_turn) CS_TRY(sweep_foreign(nd));
+  if (sweep_turn) CS_TRY(sweep_foreign(nd));
   /* 6. the arrival time of what this pass queued (traced runs only): one clock read at the end
    *    of the pass, so no message is stamped before the moment it was found */
   if (nd->q_len > queued_before && trace_enabled(nd->tr)) {
@@ -1264,7 +1268,7 @@ static int announce_stop(node *nd) {
  *      that arrives meanwhile is passed on to the peers as STOP);
  *   3. record what is still queued as undelivered (recv_event = -1);
  *   4. wait for our own sends to complete;
- *   5. withdraw the receive slots. */
+ *   5. take what came on foreign tags, then withdraw the receive slots. */
 static int shutdown_exchange(node *nd) {
   for (int p = 0; p < nd->size; p++)
     if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_DONE, 0));
@@ -1300,7 +1304,8 @@ static int shutdown_exchange(node *nd) {
     for (int k = 0; k < nd->n_pending; k++) release_send(nd, nd->req_buf[k]);
     nd->n_pending = 0;
   }
-  cancel_slots(nd); /* 5 */
+  CS_TRY(sweep_foreign(nd)); /* 5: the last foreign messages, which arrived before the peers' DONE */
+  cancel_slots(nd);
   return 0;
 }
 
