@@ -29,11 +29,12 @@
  *   3. latencies are one-way: a round trip over 2. */
 enum { BENCH_REPS = 5, BENCH_TAG = 11, BENCH_RATE_WINDOW = 32, BENCH_RATE_PAYLOAD = 8, BENCH_MAX_ROWS = 512 };
 enum { BENCH_CLOCK_MAX = 64 }; /* codec ping-pong: clocks of 2, 4, ..., 64 entries (and n_ranks) */
+enum { BENCH_FLOOR_SLOTS = 64 }; /* rate_floor: receives posted ahead, as the runtime's slots */
 
 static const char *const TEST_NAMES[BENCH_TEST_COUNT] = {
     "pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
     "rate_untraced", "tracing",        "h5_write",       "om_round",       "om_message",
-    "pool_reuse",    "om_floor",       "fault_layer",    "sm"};
+    "pool_reuse",    "om_floor",       "fault_layer",    "sm",             "rate_floor"};
 
 const char *bench_test_name(bench_test t) { return (unsigned)t < BENCH_TEST_COUNT ? TEST_NAMES[t] : "unknown"; }
 
@@ -51,6 +52,7 @@ typedef struct bench_row {
   double first_seconds; /* OM(m) and its floor: the first trial's wall seconds; others: -1 */
   int64_t peak_rss_kib; /* OM(m): the largest ru_maxrss of the ranks after the run; others: -1 */
   int64_t sig_made, sig_verified; /* SM(m): signatures per trial, all generals; others: 0 */
+  double beside;      /* rate_floor: the untraced runtime's rate at the same size (printed beside) */
 } bench_row;
 
 typedef struct bench {
@@ -397,6 +399,69 @@ static int raw_rate(MPI_Comm c, int64_t per_peer, double *rate) {
   return 0;
 }
 
+/* The floor of the runtime's rate: its traffic pattern with nothing else, the simplest fast way.
+ * Every rank sends `per_peer` messages of `bytes` (the runtime's wire size) to every other rank,
+ * in steps, per tick:
+ *   1. every 16th tick, and whenever it has nothing else to do, it polls: the oldest of
+ *      BENCH_FLOOR_SLOTS receives posted ahead (any source) is tested, and taken receives are
+ *      posted again, until one is still empty (a rank with nothing to do keeps polling);
+ *   2. the tick is one event: a receive if one has arrived, else the next send (round-robin over
+ *      the peers, MPI_Isend from one buffer, completed in batches).
+ * No clocks, queue, pool or codec: what remains of rate_untraced's distance to raw MPI once the
+ * pattern itself (one event per tick, polling) is paid. Messages per second, on every rank. */
+static int floor_rate(MPI_Comm c, int64_t per_peer, size_t bytes, double *rate) {
+  int rank, size, rc = MPI_SUCCESS;
+  CS_MPI(MPI_Comm_rank(c, &rank));
+  CS_MPI(MPI_Comm_size(c, &size));
+  MPI_Request slot[BENCH_FLOOR_SLOTS], sends[BENCH_FLOOR_SLOTS];
+  uint8_t *rbuf = malloc(BENCH_FLOOR_SLOTS * bytes), *sbuf = calloc(1, bytes);
+  if (!rbuf || !sbuf) cs_fatal("bench floor buffers", CS_ENOMEM);
+  for (int k = 0; k < BENCH_FLOOR_SLOTS && rc == MPI_SUCCESS; k++)
+    rc = MPI_Irecv(rbuf + (size_t)k * bytes, (int)bytes, MPI_BYTE, MPI_ANY_SOURCE, BENCH_TAG, c, &slot[k]);
+  if (rc == MPI_SUCCESS) rc = MPI_Barrier(c);
+  double t0 = mono_s();
+  int64_t to_send = per_peer * (size - 1), sent = 0, got = 0, ready = 0;
+  int head = 0, pending = 0, next = 0;
+  for (int64_t tick = 0; rc == MPI_SUCCESS && (sent < to_send || got < to_send); tick++) {
+    int idle = ready == 0 && sent == to_send;
+    if ((tick & 15) == 0 || idle) { /* 1 */
+      for (;;) {
+        int done = 0, index = 0;
+        rc = MPI_Testsome(1, &slot[head], &done, &index, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS || done != 1) break;
+        ready++;
+        rc = MPI_Irecv(rbuf + (size_t)head * bytes, (int)bytes, MPI_BYTE, MPI_ANY_SOURCE, BENCH_TAG, c, &slot[head]);
+        head = (head + 1) % BENCH_FLOOR_SLOTS;
+      }
+      if (idle && ready == 0) continue;
+    }
+    if (ready > 0) { /* 2 */
+      ready--;
+      got++;
+    } else if (sent < to_send) {
+      if (pending == BENCH_FLOOR_SLOTS) {
+        rc = MPI_Waitall(pending, sends, MPI_STATUSES_IGNORE);
+        pending = 0;
+      }
+      next = next % (size - 1) + 1;
+      if (rc == MPI_SUCCESS) rc = MPI_Isend(sbuf, (int)bytes, MPI_BYTE, (rank + next) % size, BENCH_TAG, c, &sends[pending++]);
+      sent++;
+    }
+  }
+  if (rc == MPI_SUCCESS) rc = MPI_Waitall(pending, sends, MPI_STATUSES_IGNORE);
+  double el = mono_s() - t0;
+  for (int k = 0; k < BENCH_FLOOR_SLOTS; k++) { /* the slots still posted: nothing more comes */
+    MPI_Cancel(&slot[k]);
+    MPI_Wait(&slot[k], MPI_STATUS_IGNORE);
+  }
+  free(rbuf);
+  free(sbuf);
+  if (rc != MPI_SUCCESS) return cs_mpi_fail(rc, "runtime pattern floor", __FILE__, __LINE__);
+  CS_TRY(max_over(c, &el));
+  *rate = (double)size * (size - 1) * (double)per_peer / el;
+  return 0;
+}
+
 /* The same workload through the runtime: one send per idle tick, round-robin over the peers. */
 typedef struct rate_proto {
   int64_t to_send, sent, to_receive, received;
@@ -475,7 +540,8 @@ static int rate_sizes(int size, int *ks) {
  * both rates and their ratio (tracing); at the whole run's size also the pool's reuse. */
 static int bench_rate_at(bench *B, h5out *out, int k) {
   int64_t per_peer = B->cfg->bench_iterations, pool[2] = {0, 0};
-  double raw[BENCH_REPS], on[BENCH_REPS], off[BENCH_REPS], flt[BENCH_REPS];
+  double raw[BENCH_REPS], on[BENCH_REPS], off[BENCH_REPS], flt[BENCH_REPS], fl[BENCH_REPS];
+  size_t wire_bytes = wire_size((uint32_t)k, BENCH_RATE_PAYLOAD);
   MPI_Comm c = B->comm;
   int rc = 0;
   /* the fault layer at work on every message (its link count and a seeded draw) but as good as
@@ -488,6 +554,7 @@ static int bench_rate_at(bench *B, h5out *out, int k) {
   if (k < B->size) CS_TRY(first_ranks(B, k, &c)); /* 1 */
   for (int rep = 0; rep < BENCH_REPS && c != MPI_COMM_NULL && !rc; rep++) { /* 2 */
     rc = raw_rate(c, per_peer, &raw[rep]);
+    if (!rc) rc = floor_rate(c, per_peer, wire_bytes, &fl[rep]);
     if (!rc) rc = node_rate(c, out, 1, NULL, per_peer, &on[rep], NULL);
     if (!rc) rc = node_rate(c, out, 0, NULL, per_peer, &off[rep], rep == 0 ? pool : NULL);
     if (!rc && k == B->size) rc = node_rate(c, out, 0, &idle_faults, per_peer, &flt[rep], NULL);
@@ -515,6 +582,12 @@ static int bench_rate_at(bench *B, h5out *out, int k) {
   row->raw_bytes = wire;
   row->count = count;
   set_ratio(row, a, b);
+  row = add_row(B, BENCH_RATE_FLOOR, k, -1, BENCH_RATE_PAYLOAD);
+  row->wire_bytes = wire;
+  row->raw_bytes = wire;
+  row->count = count;
+  set_ratio(row, median(fl, BENCH_REPS), r);
+  row->beside = b; /* printed: the untraced runtime against this floor */
   if (k == B->size) {
     /* allocations per message (zero is the goal) against buffers taken per message; the ratio
      * is the share of buffers that came from the pool's free lists */
@@ -888,6 +961,9 @@ static void print_table(const bench *B) {
                r->seconds > 0 ? (double)r->sig_verified / (double)(r->n - 1) / r->seconds : 0.0);
     else if (r->test == BENCH_H5_WRITE)
       snprintf(extra, sizeof extra, "; %" PRId64 " events in %.4f s", r->count, r->seconds);
+    else if (r->test == BENCH_RATE_FLOOR)
+      snprintf(extra, sizeof extra, "; the runtime's pattern alone; rate_untraced / rate_floor %.3g",
+               r->runtime > 0 ? r->beside / r->runtime : 0.0);
     printf("%-15s %4d %2s %8s %10" PRId64 " %14s %14s %8.3g  %s%s\n", bench_test_name((bench_test)r->test), r->n, m,
            pay, r->wire_bytes, rt, base, r->ratio, baseline_name(r->test), extra);
   }

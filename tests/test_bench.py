@@ -9,7 +9,8 @@ import numpy as np
 import harness
 
 TESTS = ["pingpong_node", "pingpong_codec", "pingpong_dtype", "pingpong_split", "rate_traced",
-         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse", "om_floor", "fault_layer", "sm"]
+         "rate_untraced", "tracing", "h5_write", "om_round", "om_message", "pool_reuse", "om_floor", "fault_layer", "sm",
+         "rate_floor"]
 
 
 from byz_reference import closed_form  # noqa: E402  (one definition of the closed form)
@@ -32,7 +33,7 @@ def expected_rows(np_, max_bytes, cap):
         rows += [("pingpong_codec", n, -1, p) for n in clocks]
         rows += [("pingpong_dtype", np_, -1, p), ("pingpong_split", np_, -1, p)]
     for k in [k for k in (2, 7, 16) if k < np_] + [np_]:
-        rows += [(t, k, -1, 8) for t in ("rate_traced", "rate_untraced", "tracing")]
+        rows += [(t, k, -1, 8) for t in ("rate_traced", "rate_untraced", "tracing", "rate_floor")]
     rows.append(("pool_reuse", np_, -1, 8))
     rows.append(("fault_layer", np_, -1, 8))
     rows.append(("h5_write", np_, -1, -1))

@@ -22,6 +22,8 @@ typedef enum bench_test {
   BENCH_OM_FLOOR,      /* OM(m) round mode's bytes moved with raw MPI plus the majority: oral messages per second */
   BENCH_FAULT_LAYER,   /* the untraced rate with the fault layer checking every message and never firing */
   BENCH_SM,            /* SM(m), Ed25519, no traitors: signed messages per second (baseline: om_round, same n, m) */
+  BENCH_RATE_FLOOR,    /* the runtime's traffic pattern alone in raw MPI (one event per tick, receives posted
+                        * ahead), no clocks, queue or codec: messages per second against raw MPI's windows */
   BENCH_TEST_COUNT
 } bench_test;
 
