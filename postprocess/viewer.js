@@ -14,6 +14,9 @@
   const state = new Int8Array(E);
   let selected = -1, xAxis = "lamport", trial = 0, W = 800, H = 400, rowH = 60;
   let scale = 1, offset = 0, drag = null;
+  let drawnFaults = { partitions: 0, crashes: 0 }; /* what the last draw showed (test mode reports it) */
+  const F = D.faults || { unit: "", partitions: [], crash: [] };
+  const modelSeconds = F.unit === "model seconds";
 
   // per rank, its events in local order (x rises along a rank in both axes)
   const perRank = [];
@@ -116,6 +119,7 @@
         ctx.fillText(`queue (max ${maxQueue})`, LEFT - 14, base + h);
       }
     }
+    drawFaults();
     // messages: arrows send -> receive, batched into one path per colour; undelivered and lost
     // ones end in a cross (and their fate's name)
     const paths = new Map(), heads = [];
@@ -216,6 +220,42 @@
     for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) ctx.fillText(+v.toPrecision(6), sx(v), H - 10);
     ctx.textAlign = "left";
     ctx.fillText(xAxis === "lamport" ? "Lamport clock" : "model time (s)", 8, H - 10);
+  }
+
+  // Faults, under the messages: 1. a partition of a clocks run (model seconds) as a band over
+  // [from, to) on the time axis, or over the Lamport clocks of the events made in it, named by
+  // its groups; 2. a crashed rank as a bar on its line at its crash time (model seconds, time
+  // axis), else just after its last event, named with the time in the run's unit.
+  function drawFaults() {
+    drawnFaults = { partitions: 0, crashes: 0 };
+    for (const p of modelSeconds ? F.partitions : []) { /* 1 */
+      let lo = Infinity, hi = -Infinity;
+      if (xAxis === "time") { lo = p.from; hi = p.to; }
+      else for (let e = 0; e < E; e++) {
+        if (D.ev.time[e] >= p.from && D.ev.time[e] < p.to) { lo = Math.min(lo, lam[e]); hi = Math.max(hi, lam[e]); }
+      }
+      if (!isFinite(lo)) continue;
+      const x1 = sx(lo), x2 = Math.max(sx(hi), x1 + 2);
+      ctx.fillStyle = "rgba(148,103,189,0.14)";
+      ctx.fillRect(x1, TOP - 14, x2 - x1, n * rowH + 10);
+      ctx.fillStyle = "#7b4fa6"; ctx.textAlign = "left";
+      ctx.fillText("partition " + p.groups.map((g) => g.join(",")).join(" | "), x1 + 3, TOP - 8);
+      drawnFaults.partitions++;
+    }
+    for (let r = 0; r < n; r++) { /* 2 */
+      const at = F.crash[r];
+      if (!(at >= 0)) continue;
+      const ev = perRank[r];
+      let x;
+      if (xAxis === "time" && modelSeconds) x = sx(at);
+      else x = ev.length ? sx(xv(ev[ev.length - 1])) + 12 : LEFT;
+      const y = rowY(r);
+      ctx.fillStyle = "#111";
+      ctx.fillRect(x - 2, y - rowH * 0.3, 4, rowH * 0.6);
+      ctx.textAlign = "left";
+      ctx.fillText(`crash at ${+at.toPrecision(6)} ${F.unit || ""}`.trim(), x + 6, y - rowH * 0.22);
+      drawnFaults.crashes++;
+    }
   }
 
   // the event nearest to a point on the canvas, within 10 px, or -1
@@ -330,6 +370,10 @@
     const t0 = performance.now();
     fit(); draw();
     out.draw_ms = performance.now() - t0; /* reported, never asserted: how long one full redraw took */
+    out.faults = { lamport: drawnFaults };
+    xAxis = "time"; fit(); draw();
+    out.faults.time = drawnFaults;
+    xAxis = "lamport"; fit(); draw();
     out.errors = window.viewerErrors;
     const pre = document.createElement("pre");
     pre.id = "test-result";

@@ -10,6 +10,10 @@ runs: traitors in red, the commander's order and every general's decision per tr
 selector), and in message mode each oral message labelled with its value and path (/byz_oral);
 clocks runs: the queue length under each rank. Undelivered messages end in a cross, and when
 /messages has a `fate` column, dropped, partition and crashed messages are drawn and named.
+Faults (/faults): a crashed rank's line ends in a bar where it crashed (at its crash time on the
+model-time axis of a clocks run, else just after its last event); partitions of a clocks run
+(model seconds) are shaded over the time they last (on the Lamport axis, over the clocks of the
+events made meanwhile) and name their groups.
 
 It draws on a canvas, in one path per colour and kind, at most one dot per pixel column per
 rank and one line per pixel pair, so 10^5 events stay responsive (a full redraw of 10^5 events
@@ -94,6 +98,11 @@ def page_data(run, start=0, limit=100000):
                 "dst": dst[keep].astype(int).tolist(), "fate": fate.astype(int).tolist(),
                 "label": [labels.get((int(s[k]), int(dst[k])), "") for k in keep]}
     d["fate_names"] = FATE_NAMES
+    faults = run.faults or {}
+    crash = run.ranks["crash_time"] if run.ranks is not None and "crash_time" in run.ranks else None
+    d["faults"] = {"unit": faults.get("time_unit", ""),
+                   "partitions": [{"groups": g, "from": lo, "to": hi} for g, lo, hi in ch.partitions(faults)],
+                   "crash": [float(c) for c in crash] if crash is not None else [-1.0] * run.n_ranks}
     if run.byz is not None and len(run.byz.trials):
         b = run.byz
         d["byz"] = {"m": b.attrs.get("m"), "wire": b.attrs.get("wire"),

@@ -2,7 +2,8 @@
 without a console message or error, and a click on every event (a real MouseEvent at the event's
 place on the canvas) highlights exactly the causal past and future that consensus_h5.hb_matrix
 computes from the file. Also: the page is self-contained, byz oral messages are labelled, fates
-are carried, --limit shows a consistent cut and says so, and a screenshot is made (README).
+are carried, a partition and a crash are drawn on both axes, --limit shows a consistent cut and
+says so, and a screenshot is made (README).
 
 Skipped (exit 77) only when no chromium is installed. CONSENSUS_VIEWER_SCREENSHOT=PATH copies the
 screenshot there (docs/viewer.png was made so).
@@ -129,6 +130,23 @@ def main():
     result, _ = click_all(exe, profile, page)
     assert result["errors"] == []
     print("ok a fate column: dropped messages on the page, no error")
+    # faults of a real clocks run: its partition (model seconds) shaded and its crash marked, on the
+    # Lamport axis and on the time axis; every highlight still exact around the lost messages
+    faults = os.path.join(d, "faults.h5")
+    harness.run(3, ["clocks", "--rates", "3,5,7", "--duration", "3", "--speedup", "3", "--partition", "0|1,2@1-2",
+                    "--crash", "2@2.5", "-o", faults, "-q"])
+    run, data, dom = check_page(exe, profile, faults, os.path.join(d, "faults.html"))
+    assert data["faults"]["unit"] == "model seconds"
+    assert data["faults"]["partitions"] == [{"groups": [[0], [1, 2]], "from": 1.0, "to": 2.0}], data["faults"]
+    assert data["faults"]["crash"] == [-1.0, -1.0, 2.5], data["faults"]
+    result, _ = click_all(exe, profile, os.path.join(d, "faults.html"))
+    for axis in ("lamport", "time"):
+        assert result["faults"][axis] == {"partitions": 1, "crashes": 1}, (axis, result["faults"])
+    fate = np.array(data["msg"]["fate"])
+    assert np.any(fate == 3), "the run lost no message to its partition"
+    # and a run without faults draws none
+    assert click_all(exe, profile, os.path.join(d, "replay.html"))[0]["faults"]["time"] == {"partitions": 0, "crashes": 0}
+    print("ok faults: a partition shaded and a crash marked on both axes, every highlight exact")
     # --limit: the first events by Lamport clock, a consistent cut, and the page says so
     run, data, dom = check_page(exe, profile, runs["clocks"], os.path.join(d, "limited.html"), limit=20)
     assert len(data["ev"]["row"]) == 20 and data["total_events"] == len(run.events)
