@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "consensus/cs_error.h"
-#include "consensus/proto_byz.h"
 #include "consensus/proto_sm.h"
 
 int byz_record_init(byz_record *rec, int64_t trials, int m) {
@@ -348,5 +347,80 @@ int byz_write_oral(h5out *out, node *nd, const cs_config *cfg, const byz_record 
   free(dst);
   free(path);
   free(value);
+  return rc;
+}
+
+int byz_check_common_size(const cs_config *cfg, char *err, size_t cap) {
+  int n = cfg->n_ranks;
+  if (n > 65535) {
+    snprintf(err, cap, "consensus byz: at most 65535 generals (this run has %d)", n);
+    return CS_EUSAGE;
+  }
+  if (cfg->trials > INT32_MAX / 8 || cfg->trials * (int64_t)n > INT64_C(200000000)) {
+    snprintf(err, cap, "consensus byz: %" PRId64 " trials of %d generals is more than one run records", cfg->trials, n);
+    return CS_EUSAGE;
+  }
+  return 0;
+}
+
+int byz_report_run(cs_run *run, const byz_record *rec, int64_t finished, int traitor_ever, double total_s,
+                   int with_oral) {
+  const cs_config *cfg = run_config(run);
+  node *nd = run_node(run);
+  int rank = run_rank(run), rc;
+  int64_t minus_finished = -finished, minus_fewest = 0; /* 1: min = −max(−x) */
+  if ((rc = node_allreduce_i64(nd, &minus_finished, 1, &minus_fewest, 1))) cs_fatal("agreeing on trials", rc);
+  byz_results res; /* 2 */
+  if ((rc = byz_gather(nd, cfg, rec, -minus_fewest, &res))) cs_fatal("gathering results", rc);
+  if (rank == 0) {
+    byz_print(cfg, &res, total_s);
+    fflush(stdout);
+  }
+  run_checked_write(byz_write(run_out(run), cfg, &res), "writing /byz");
+  if (with_oral) run_checked_write(byz_write_oral(run_out(run), nd, cfg, rec), "writing /byz_oral");
+  int64_t violated = 0, violated_all = 0; /* 3 */
+  for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);
+  byz_results_free(&res);
+  if ((rc = node_allreduce_i64(nd, &violated, 1, &violated_all, 1))) cs_fatal("sharing the verdict", rc);
+  run_set_traitor(run, traitor_ever);
+  if (cfg->expect_agreement && violated_all > 0 && rank == 0)
+    fprintf(stderr, "consensus byz: agreement was expected but IC1 or IC2 failed in %" PRId64 " trial%s\n",
+            violated_all, violated_all == 1 ? "" : "s");
+  return cfg->expect_agreement && violated_all > 0 ? CS_EXIT_DISAGREED : CS_EXIT_OK;
+}
+
+/* The median of v[0..k) (k >= 1), sorting v in place (a handful of trials: insertion sort). */
+static double median_in_place(double *v, int64_t k) {
+  for (int64_t i = 1; i < k; i++)
+    for (int64_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      double tmp = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = tmp;
+    }
+  return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
+int byz_report_summary(node *nd, const cs_config *cfg, const byz_record *rec, int64_t trials, int rc, double my_s,
+                       byz_summary *out) {
+  byz_results res;
+  memset(&res, 0, sizeof res);
+  if (node_agree_status(nd, rc) == 0) rc = byz_gather(nd, cfg, rec, trials, &res); /* 1, 2 */
+  int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
+  if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
+  if (!rc && node_rank(nd) == 0) { /* 3 */
+    out->agreed = 1;
+    for (int64_t t = 0; t < res.T; t++) {
+      out->oral_messages += res.oral[t];
+      out->mpi_messages += res.mpi[t];
+      out->bytes += res.bytes[t];
+      out->signatures_made += res.sig_made[t];
+      out->signatures_verified += res.sig_verified[t];
+      out->agreed &= res.ic1[t] && res.ic2[t];
+    }
+    out->seconds = (double)slowest * 1e-9;
+    out->first_seconds = out->warm_seconds = res.T > 0 ? res.seconds[0] : 0;
+    if (res.T > 1) out->warm_seconds = median_in_place(res.seconds + 1, res.T - 1); /* trials 1..T−1 */
+  }
+  byz_results_free(&res);
   return rc;
 }

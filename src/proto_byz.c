@@ -443,10 +443,7 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
     snprintf(err, cap, "consensus byz: -m %d: at most %d rounds of relays are supported", m, EIG_MAX_M);
     return CS_EUSAGE;
   }
-  if (n > 65535) {
-    snprintf(err, cap, "consensus byz: at most 65535 generals (this run has %d)", n);
-    return CS_EUSAGE;
-  }
+  if (byz_check_common_size(cfg, err, cap)) return CS_EUSAGE;
   int64_t tree = eig_tree_size(n, m), memory = byz_bytes_per_general(n, m, cfg->wire);
   if (memory > BYZ_MAX_GENERAL_BYTES) {
     snprintf(err, cap, "consensus byz: OM(%d) among %d generals needs %.1f GiB per general (an EIG tree of %" PRId64
@@ -463,10 +460,6 @@ static int check_size(const cs_config *cfg, char *err, size_t cap) {
   if (cfg->wire == BYZ_WIRE_ROUND && batch > (int64_t)WIRE_MAX_PAYLOAD - 64) {
     snprintf(err, cap, "consensus byz: OM(%d) among %d generals sends batches of %" PRId64
              " values, over the %u-byte message limit (use a smaller -m)", m, n, batch, WIRE_MAX_PAYLOAD);
-    return CS_EUSAGE;
-  }
-  if (cfg->trials > INT32_MAX / 8 || cfg->trials * (int64_t)n > INT64_C(200000000)) {
-    snprintf(err, cap, "consensus byz: %" PRId64 " trials of %d generals is more than one run records", cfg->trials, n);
     return CS_EUSAGE;
   }
   return 0;
@@ -511,32 +504,9 @@ static int byz_execute(cs_run *run, void *state) {
                          .is_finished = byz_is_finished, .fault_time = byz_fault_time};
   double t0 = node_now_s(nd);
   if ((rc = node_run(nd, &proto))) cs_fatal("running OM(m)", rc);
-  double total_s = node_now_s(nd) - t0;
-  /* A signal may stop the ranks in different trials: keep the trials every rank finished. */
-  int64_t minus_finished = -(b->trial < b->trials ? b->trial : b->trials), minus_fewest = 0; /* min = −max(−x) */
-  if ((rc = node_allreduce_i64(nd, &minus_finished, 1, &minus_fewest, 1))) cs_fatal("agreeing on trials", rc);
-  b->trials = -minus_fewest;
-  /* 4 */
-  byz_results res;
-  if ((rc = byz_gather(nd, cfg, &b->rec, b->trials, &res))) cs_fatal("gathering results", rc);
-  if (rank == 0) {
-    byz_print(cfg, &res, total_s);
-    fflush(stdout);
-  }
-  run_checked_write(byz_write(run_out(run), cfg, &res), "writing /byz");
-  if (cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE)
-    run_checked_write(byz_write_oral(run_out(run), nd, cfg, &b->rec), "writing /byz_oral");
-  /* 5 */
-  int64_t violated = 0, violated_all = 0;
-  for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);
-  byz_results_free(&res);
-  if ((rc = node_allreduce_i64(nd, &violated, 1, &violated_all, 1))) cs_fatal("sharing the verdict", rc);
-  violated = violated_all;
-  run_set_traitor(run, b->traitor_ever);
-  if (cfg->expect_agreement && violated > 0 && rank == 0)
-    fprintf(stderr, "consensus byz: agreement was expected but IC1 or IC2 failed in %" PRId64 " trial%s\n", violated,
-            violated == 1 ? "" : "s");
-  return cfg->expect_agreement && violated > 0 ? CS_EXIT_DISAGREED : CS_EXIT_OK;
+  /* 4, 5 */
+  return byz_report_run(run, &b->rec, b->trial < b->trials ? b->trial : b->trials, b->traitor_ever,
+                        node_now_s(nd) - t0, cfg->trace && cfg->wire == BYZ_WIRE_MESSAGE);
 }
 
 run_subcommand byz_subcommand(void) {
@@ -563,34 +533,7 @@ int byz_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
   if (node_agree_status(nd, rc) == 0) rc = node_run(nd, &proto);
   double my_s = node_now_s(nd) - t0;
   /* 3. Totals and the IC1/IC2 verdict on rank 0. */
-  byz_results res;
-  memset(&res, 0, sizeof res);
-  if (node_agree_status(nd, rc) == 0) rc = byz_gather(nd, cfg, &b.rec, b.trials, &res);
-  int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
-  if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
-  if (!rc && node_rank(nd) == 0) {
-    out->agreed = 1;
-    for (int64_t t = 0; t < res.T; t++) {
-      out->oral_messages += res.oral[t];
-      out->mpi_messages += res.mpi[t];
-      out->bytes += res.bytes[t];
-      out->agreed &= res.ic1[t] && res.ic2[t];
-    }
-    out->seconds = (double)slowest * 1e-9;
-    out->first_seconds = out->warm_seconds = res.T > 0 ? res.seconds[0] : 0;
-    if (res.T > 1) { /* the median of trials 1..T−1 */
-      double *warm = res.seconds + 1;
-      int64_t k = res.T - 1;
-      for (int64_t i = 1; i < k; i++) /* insertion sort: a handful of trials */
-        for (int64_t j = i; j > 0 && warm[j - 1] > warm[j]; j--) {
-          double tmp = warm[j];
-          warm[j] = warm[j - 1];
-          warm[j - 1] = tmp;
-        }
-      out->warm_seconds = k % 2 ? warm[k / 2] : 0.5 * (warm[k / 2 - 1] + warm[k / 2]);
-    }
-  }
-  byz_results_free(&res);
+  rc = byz_report_summary(nd, cfg, &b.rec, b.trials, rc, my_s, out);
   byz_free(&b);
   return rc;
 }

@@ -453,21 +453,13 @@ static int sm_init(sm *s, const cs_config *cfg, int rank) {
 
 /* Checks a run's size before anything runs: one line for rank 0 if it cannot be done. */
 static int check_size(const cs_config *cfg, char *err, size_t cap) {
-  int n = cfg->n_ranks, m = cfg->m;
+  int m = cfg->m;
   if (m + 1 > SM_MAX_CHAIN) {
     snprintf(err, cap, "consensus byz: SM(%d): a chain carries at most %d signatures, so m <= %d", m, SM_MAX_CHAIN,
              SM_MAX_CHAIN - 1);
     return CS_EUSAGE;
   }
-  if (n > 65535) {
-    snprintf(err, cap, "consensus byz: at most 65535 generals (this run has %d)", n);
-    return CS_EUSAGE;
-  }
-  if (cfg->trials > INT32_MAX / 8 || cfg->trials * (int64_t)n > INT64_C(200000000)) {
-    snprintf(err, cap, "consensus byz: %" PRId64 " trials of %d generals is more than one run records", cfg->trials, n);
-    return CS_EUSAGE;
-  }
-  return 0;
+  return byz_check_common_size(cfg, err, cap);
 }
 
 /* ---- the subcommand -------------------------------------------------------------------------------- */
@@ -506,28 +498,9 @@ static int sm_execute(cs_run *run, void *state) {
                          .is_finished = sm_is_finished};
   double t0 = node_now_s(nd);
   if ((rc = node_run(nd, &proto))) cs_fatal("running SM(m)", rc);
-  double total_s = node_now_s(nd) - t0;
-  int64_t minus_finished = -(s->trial < s->trials ? s->trial : s->trials), minus_fewest = 0; /* min = −max(−x) */
-  if ((rc = node_allreduce_i64(nd, &minus_finished, 1, &minus_fewest, 1))) cs_fatal("agreeing on trials", rc);
-  s->trials = -minus_fewest;
-  byz_results res; /* 3 */
-  if ((rc = byz_gather(nd, cfg, &s->rec, s->trials, &res))) cs_fatal("gathering results", rc);
-  if (rank == 0) {
-    byz_print(cfg, &res, total_s);
-    fflush(stdout);
-  }
-  run_checked_write(byz_write(run_out(run), cfg, &res), "writing /byz");
-  if (cfg->trace) run_checked_write(byz_write_oral(run_out(run), nd, cfg, &s->rec), "writing /byz_oral");
-  int64_t violated = 0, violated_all = 0; /* 4 */
-  for (int64_t t = 0; rank == 0 && t < res.T; t++) violated += !(res.ic1[t] && res.ic2[t]);
-  byz_results_free(&res);
-  if ((rc = node_allreduce_i64(nd, &violated, 1, &violated_all, 1))) cs_fatal("sharing the verdict", rc);
-  violated = violated_all;
-  run_set_traitor(run, s->traitor_ever);
-  if (cfg->expect_agreement && violated > 0 && rank == 0)
-    fprintf(stderr, "consensus byz: agreement was expected but IC1 or IC2 failed in %" PRId64 " trial%s\n", violated,
-            violated == 1 ? "" : "s");
-  return cfg->expect_agreement && violated > 0 ? CS_EXIT_DISAGREED : CS_EXIT_OK;
+  /* 3, 4 */
+  return byz_report_run(run, &s->rec, s->trial < s->trials ? s->trial : s->trials, s->traitor_ever,
+                        node_now_s(nd) - t0, cfg->trace);
 }
 
 run_subcommand sm_subcommand(void) {
@@ -550,36 +523,7 @@ int sm_run_trials(node *nd, const cs_config *cfg, byz_summary *out) {
   double t0 = node_now_s(nd);
   if (node_agree_status(nd, rc) == 0) rc = node_run(nd, &proto);
   double my_s = node_now_s(nd) - t0;
-  byz_results res;
-  memset(&res, 0, sizeof res);
-  if (node_agree_status(nd, rc) == 0) rc = byz_gather(nd, cfg, &s->rec, s->trials, &res);
-  int64_t mine = (int64_t)(my_s * 1e9), slowest = 0;
-  if (!rc) rc = node_allreduce_i64(nd, &mine, 1, &slowest, 1);
-  if (!rc && node_rank(nd) == 0) {
-    out->agreed = 1;
-    for (int64_t t = 0; t < res.T; t++) {
-      out->oral_messages += res.oral[t];
-      out->mpi_messages += res.mpi[t];
-      out->bytes += res.bytes[t];
-      out->signatures_made += res.sig_made[t];
-      out->signatures_verified += res.sig_verified[t];
-      out->agreed &= res.ic1[t] && res.ic2[t];
-    }
-    out->seconds = (double)slowest * 1e-9;
-    out->first_seconds = out->warm_seconds = res.T > 0 ? res.seconds[0] : 0;
-    if (res.T > 1) { /* the median of trials 1..T−1 */
-      double *warm = res.seconds + 1;
-      int64_t k = res.T - 1;
-      for (int64_t i = 1; i < k; i++) /* insertion sort: a handful of trials */
-        for (int64_t j = i; j > 0 && warm[j - 1] > warm[j]; j--) {
-          double tmp = warm[j];
-          warm[j] = warm[j - 1];
-          warm[j - 1] = tmp;
-        }
-      out->warm_seconds = k % 2 ? warm[k / 2] : 0.5 * (warm[k / 2 - 1] + warm[k / 2]);
-    }
-  }
-  byz_results_free(&res);
+  rc = byz_report_summary(nd, cfg, &s->rec, s->trials, rc, my_s, out);
   sm_free(s);
   free(s);
   return rc;

@@ -7,6 +7,8 @@
 #include "consensus/cli.h"
 #include "consensus/h5out.h"
 #include "consensus/node.h"
+#include "consensus/proto_byz.h"
+#include "consensus/run.h"
 
 /* Columns of an oral-message row (message mode, traced), then the path: m + 1 ranks padded with −1. */
 enum { ORAL_TRIAL, ORAL_ROUND, ORAL_SRC, ORAL_DST, ORAL_VALUE, ORAL_SEND_SEQ, ORAL_PATH };
@@ -54,5 +56,28 @@ int byz_write(h5out *out, const cs_config *cfg, const byz_results *res);
 
 /* /byz_oral: every general's oral-message rows, in rank order. Collective. */
 int byz_write_oral(h5out *out, node *nd, const cs_config *cfg, const byz_record *rec);
+
+/* The size checks OM(m) and SM(m) share: at most 65535 generals, and no more trials than one run
+ * records. Returns 0, or CS_EUSAGE with one line for rank 0 in err. */
+int byz_check_common_size(const cs_config *cfg, char *err, size_t cap);
+
+/* The end of `consensus byz` (OM or SM) after node_run, collective, in steps:
+ *   1. the trials every rank finished (a signal may stop the ranks in different trials;
+ *      `finished` is this rank's count);
+ *   2. gather, the report on rank 0 (total_s: the run's seconds), /byz, and /byz_oral when the
+ *      protocol logged oral rows (with_oral);
+ *   3. the verdict, shared by every rank: IC1 and IC2 in every trial; traitor_ever marks this
+ *      rank's row in /ranks; with --expect-agreement a failed trial is told on stderr.
+ * Returns the exit status (CS_EXIT_DISAGREED when agreement was expected and failed); a failed
+ * collective ends the run (cs_fatal). */
+int byz_report_run(cs_run *run, const byz_record *rec, int64_t finished, int traitor_ever, double total_s,
+                   int with_oral);
+
+/* The totals of byz_run_trials and sm_run_trials, collective, in steps: 1. every rank agrees that
+ * the run worked (rc, this rank's); 2. the records are gathered; 3. rank 0 sums the trials and
+ * judges them; the run's seconds are the slowest rank's (my_s: this rank's), the first trial and
+ * the median of the others are kept apart. Returns 0 or the first CS_E* code. */
+int byz_report_summary(node *nd, const cs_config *cfg, const byz_record *rec, int64_t trials, int rc, double my_s,
+                       byz_summary *out);
 
 #endif
