@@ -9,38 +9,35 @@
 #include "consensus/cs_error.h"
 #include "consensus/proto_sm.h"
 
+/* A record's or the results' per-trial columns live in one block: the 8-byte columns first, then
+ * the 4-byte, then the 1-byte ones, so that every column is aligned, and one free releases all. */
+static void *carve(uint8_t **at, size_t bytes) {
+  void *p = *at;
+  *at += bytes;
+  return p;
+}
+
 int byz_record_init(byz_record *rec, int64_t trials, int m) {
   memset(rec, 0, sizeof *rec);
   size_t T = (size_t)(trials > 0 ? trials : 1);
   rec->trials = trials;
   rec->oral_width = ORAL_PATH + m + 1;
-  rec->decision = calloc(T, sizeof *rec->decision);
-  rec->oral_sent = calloc(T, sizeof *rec->oral_sent);
-  rec->mpi_sent = calloc(T, sizeof *rec->mpi_sent);
-  rec->bytes_sent = calloc(T, sizeof *rec->bytes_sent);
-  rec->rejected = calloc(T, sizeof *rec->rejected);
-  rec->seconds = calloc(T, sizeof *rec->seconds);
-  rec->sig_made = calloc(T, sizeof *rec->sig_made);
-  rec->sig_verified = calloc(T, sizeof *rec->sig_verified);
-  rec->refused = calloc(T, sizeof *rec->refused);
-  if (!rec->decision || !rec->oral_sent || !rec->mpi_sent || !rec->bytes_sent || !rec->rejected || !rec->seconds ||
-      !rec->sig_made || !rec->sig_verified || !rec->refused) {
-    byz_record_free(rec);
-    return CS_ENOMEM;
-  }
+  if (!(rec->block = calloc(T, 8 * sizeof(int64_t) + 1))) return CS_ENOMEM;
+  uint8_t *at = rec->block;
+  rec->oral_sent = carve(&at, T * sizeof(int64_t));
+  rec->mpi_sent = carve(&at, T * sizeof(int64_t));
+  rec->bytes_sent = carve(&at, T * sizeof(int64_t));
+  rec->rejected = carve(&at, T * sizeof(int64_t));
+  rec->sig_made = carve(&at, T * sizeof(int64_t));
+  rec->sig_verified = carve(&at, T * sizeof(int64_t));
+  rec->refused = carve(&at, T * sizeof(int64_t));
+  rec->seconds = carve(&at, T * sizeof(double));
+  rec->decision = carve(&at, T);
   return 0;
 }
 
 void byz_record_free(byz_record *rec) {
-  free(rec->decision);
-  free(rec->oral_sent);
-  free(rec->mpi_sent);
-  free(rec->bytes_sent);
-  free(rec->rejected);
-  free(rec->seconds);
-  free(rec->sig_made);
-  free(rec->sig_verified);
-  free(rec->refused);
+  free(rec->block);
   free(rec->oral_log);
   memset(rec, 0, sizeof *rec);
 }
@@ -61,21 +58,7 @@ int byz_record_oral(byz_record *rec, const int64_t *fields, const int *path, int
 }
 
 void byz_results_free(byz_results *r) {
-  free(r->commander);
-  free(r->order);
-  free(r->decision);
-  free(r->strategy);
-  free(r->traitor);
-  free(r->ic1);
-  free(r->ic2);
-  free(r->oral);
-  free(r->mpi);
-  free(r->bytes);
-  free(r->rejected);
-  free(r->sig_made);
-  free(r->sig_verified);
-  free(r->refused);
-  free(r->seconds);
+  free(r->block);
   memset(r, 0, sizeof *r);
 }
 
@@ -115,25 +98,24 @@ int byz_gather(node *nd, const cs_config *cfg, const byz_record *rec, int64_t tr
     size_t Tn = (size_t)(T * n > 0 ? T * n : 1), T1 = (size_t)(T > 0 ? T : 1);
     all = malloc(PACKED * Tn * sizeof *all);
     all_s = malloc(Tn * sizeof *all_s);
-    res->commander = malloc(T1 * sizeof *res->commander);
-    res->order = malloc(T1);
-    res->decision = malloc(Tn);
-    res->strategy = malloc(Tn);
-    res->traitor = malloc(Tn);
-    res->ic1 = malloc(T1);
-    res->ic2 = malloc(T1);
-    res->oral = calloc(T1, sizeof *res->oral);
-    res->mpi = calloc(T1, sizeof *res->mpi);
-    res->bytes = calloc(T1, sizeof *res->bytes);
-    res->rejected = calloc(T1, sizeof *res->rejected);
-    res->seconds = calloc(T1, sizeof *res->seconds);
-    res->sig_made = calloc(T1, sizeof *res->sig_made);
-    res->sig_verified = calloc(T1, sizeof *res->sig_verified);
-    res->refused = calloc(T1, sizeof *res->refused);
-    if (!res->sig_made || !res->sig_verified || !res->refused) cs_fatal("gathering byz results", CS_ENOMEM);
-    if (!all || !all_s || !res->commander || !res->order || !res->decision || !res->strategy || !res->traitor ||
-        !res->ic1 || !res->ic2 || !res->oral || !res->mpi || !res->bytes || !res->rejected || !res->seconds)
-      cs_fatal("gathering byz results", CS_ENOMEM);
+    res->block = calloc(1, T1 * (8 * sizeof(int64_t) + sizeof(int32_t) + 3) + 3 * Tn);
+    if (!all || !all_s || !res->block) cs_fatal("gathering byz results", CS_ENOMEM);
+    uint8_t *at = res->block; /* the columns, as carve lays them out */
+    res->oral = carve(&at, T1 * sizeof(int64_t));
+    res->mpi = carve(&at, T1 * sizeof(int64_t));
+    res->bytes = carve(&at, T1 * sizeof(int64_t));
+    res->rejected = carve(&at, T1 * sizeof(int64_t));
+    res->sig_made = carve(&at, T1 * sizeof(int64_t));
+    res->sig_verified = carve(&at, T1 * sizeof(int64_t));
+    res->refused = carve(&at, T1 * sizeof(int64_t));
+    res->seconds = carve(&at, T1 * sizeof(double));
+    res->commander = carve(&at, T1 * sizeof(int32_t));
+    res->order = carve(&at, T1);
+    res->ic1 = carve(&at, T1);
+    res->ic2 = carve(&at, T1);
+    res->decision = carve(&at, Tn);
+    res->strategy = carve(&at, Tn);
+    res->traitor = carve(&at, Tn);
   }
   int rc = node_gather_i64(nd, mine, (int)(PACKED * T), all); /* 2 */
   if (!rc) rc = node_gather_f64(nd, rec->seconds, (int)T, all_s);

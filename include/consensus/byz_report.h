@@ -20,6 +20,7 @@ typedef struct byz_record {
   int64_t *oral_sent, *mpi_sent, *bytes_sent, *rejected; /* oral_sent: SM's signed messages */
   int64_t *sig_made, *sig_verified, *refused;             /* SM: signatures, chains refused; OM: 0 */
   double *seconds;
+  void *block;                                   /* holds every column above (one allocation) */
   int64_t *oral_log;                             /* rows of ORAL_PATH + m + 1 columns */
   int64_t oral_rows, oral_cap;
   int oral_width;
@@ -41,6 +42,7 @@ typedef struct byz_results {
   int64_t *oral, *mpi, *bytes, *rejected;
   int64_t *sig_made, *sig_verified, *refused; /* SM: sums over the generals (refused: the loyal ones) */
   double *seconds;                     /* the slowest general's */
+  void *block;                         /* holds every column above (one allocation, rank 0) */
 } byz_results;
 
 /* Gathers every general's record of the first `trials` trials to rank 0 and judges IC1 and IC2
