@@ -932,18 +932,22 @@ static queued *new_entry(node *nd, const uint8_t *raw, int count) {
   return q;
 }
 
-/* The body of a large data message from src, announced as `announced` bytes: it follows the
+/* The largest message the runtime takes: header, a full clock, the largest payload. */
+static size_t largest_message(const node *nd) {
+  return WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
+}
+
+/* The body of a large data message from src, announced as `announced` bytes (more than a slot
+ * holds, at most largest_message: drain refuses other announcements): it follows the
  * announcement on NODE_BODY_TAG (the sender posted both in one step), so a matched probe waits
- * for it. A body of another size, or beyond the largest message, is refused. */
+ * for it. A body of another size is refused. */
 static int receive_body(node *nd, int src, uint64_t announced) {
   int count = 0;
   MPI_Status st;
   MPI_Message msg;
   CS_MPI(MPI_Mprobe(src, NODE_BODY_TAG, nd->comm, &msg, &st));
   CS_MPI(MPI_Get_count(&st, MPI_BYTE, &count));
-  size_t limit = WIRE_HEADER_BYTES + 8u * (size_t)nd->size + WIRE_MAX_PAYLOAD;
-  if (count == MPI_UNDEFINED || (size_t)count > limit || (uint64_t)count != announced)
-    return reject_matched(nd, &msg, count, NODE_REJECT_OVERSIZE);
+  if (count == MPI_UNDEFINED || (uint64_t)count != announced) return reject_matched(nd, &msg, count, WIRE_ELENGTH);
   pool_buf *b = pool_get(nd->bufs, entry_bytes(nd, (size_t)count));
   if (!b) return CS_ENOMEM;
   queued *q = (queued *)(void *)b->data;
@@ -1023,6 +1027,12 @@ static int drain(node *nd, drain_mode mode) {
       wire_view v;
       vtick_t none[1];
       if (wire_decode(raw, (size_t)count, src, nd->size, &v, none) == WIRE_OK) body = v.h.seq;
+      if (body && (body <= nd->slot_bytes || body > largest_message(nd))) { /* no sender announces that */
+        count_reject(nd, WIRE_ELENGTH);
+        nd->slot_head = (h + 1) % nd->n_slots;
+        CS_TRY(post_slot(nd, h));
+        continue;
+      }
     }
     if (!body && !(q = new_entry(nd, raw, count))) return CS_ENOMEM; /* 2 */
     nd->slot_head = (h + 1) % nd->n_slots;

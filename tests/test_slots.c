@@ -1,6 +1,7 @@
 /* MPI test of the receive slots: messages that fit a slot and messages announced as large bodies,
  * interleaved from several senders, arrive whole, in each sender's order, with exact clocks; a
- * message too large for a slot that was not announced is refused and the stream goes on. */
+ * message too large for a slot that was not announced, and announcements of sizes no sender
+ * announces, are refused and the stream goes on. */
 #include "check.h"
 #include "consensus/cs_error.h"
 #include "consensus/mpienv.h"
@@ -80,11 +81,18 @@ static int flow_on_idle(void *state, node *nd) {
     int index = f->sent++;
     return send_indexed(f, nd, &f->last, 1, index, size_of(index));
   }
-  if (f->sent == K) { /* unannounced and too large for a slot: refused at the receiver */
+  if (f->sent == K) { /* unannounced and too large for a slot, or announced out of range: refused */
     f->sent++;
     size_t len = wire_size((uint32_t)f->size, NODE_SLOT_PAYLOAD) + 64;
     memset(f->buf, 0x5A, len);
     CS_TRY(node_send_raw(nd, f->last, f->buf, len, 0));
+    const uint64_t sizes[2] = {10, UINT64_C(1) << 40}; /* a slot would hold it; beyond every message */
+    for (int k = 0; k < 2; k++) {
+      uint8_t frame[WIRE_HEADER_BYTES];
+      wire_header h = {.kind = WIRE_LARGE, .sender = (uint32_t)f->rank, .seq = sizes[k]};
+      wire_encode(frame, sizeof frame, &h, NULL, NULL);
+      CS_TRY(node_send_raw(nd, f->last, frame, sizeof frame, 0));
+    }
     return send_indexed(f, nd, &f->last, 1, K, 1);
   }
   if (f->sent == K + 1 && f->rank == 0 && f->size > 2) {
@@ -123,8 +131,9 @@ int main(int argc, char **argv) {
   CHECK_INT(st.undelivered, 0);
   if (rank == f.last) {
     for (int s = 0; s < f.last; s++) CHECK_INT(f.next_from[s], K + 1 + (s == 0 && size > 2));
-    CHECK_INT(st.rejected[NODE_REJECT_OVERSIZE], size - 1); /* one per sender, and nothing else */
-    CHECK_INT(st.rejected_total, size - 1);
+    CHECK_INT(st.rejected[NODE_REJECT_OVERSIZE], size - 1); /* per sender, and nothing else */
+    CHECK_INT(st.rejected[WIRE_ELENGTH], 2 * (size - 1));
+    CHECK_INT(st.rejected_total, 3 * (size - 1));
     /* the receiver's clock: every sender's last message, and one receive event per message */
     const vtick_t *v = node_vc(nd);
     for (int k = 0; k < size; k++) CHECK_INT(v[k], k == rank ? f.received : f.next_from[k]);
