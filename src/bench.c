@@ -416,6 +416,7 @@ static int floor_rate(MPI_Comm c, int64_t per_peer, size_t bytes, double *rate) 
   MPI_Request slot[BENCH_FLOOR_SLOTS], sends[BENCH_FLOOR_SLOTS];
   uint8_t *rbuf = malloc(BENCH_FLOOR_SLOTS * bytes), *sbuf = calloc(1, bytes);
   if (!rbuf || !sbuf) cs_fatal("bench floor buffers", CS_ENOMEM);
+  for (int k = 0; k < BENCH_FLOOR_SLOTS; k++) slot[k] = MPI_REQUEST_NULL;
   for (int k = 0; k < BENCH_FLOOR_SLOTS && rc == MPI_SUCCESS; k++)
     rc = MPI_Irecv(rbuf + (size_t)k * bytes, (int)bytes, MPI_BYTE, MPI_ANY_SOURCE, BENCH_TAG, c, &slot[k]);
   if (rc == MPI_SUCCESS) rc = MPI_Barrier(c);
@@ -451,6 +452,7 @@ static int floor_rate(MPI_Comm c, int64_t per_peer, size_t bytes, double *rate) 
   if (rc == MPI_SUCCESS) rc = MPI_Waitall(pending, sends, MPI_STATUSES_IGNORE);
   double el = mono_s() - t0;
   for (int k = 0; k < BENCH_FLOOR_SLOTS; k++) { /* the slots still posted: nothing more comes */
+    if (slot[k] == MPI_REQUEST_NULL) continue;
     MPI_Cancel(&slot[k]);
     MPI_Wait(&slot[k], MPI_STATUS_IGNORE);
   }
@@ -536,8 +538,9 @@ static int rate_sizes(int size, int *ks) {
 }
 
 /* Rate rows at k ranks, in steps: 1. the first k ranks measure, the others wait in a sleeping
- * barrier; 2. per repetition, raw MPI, the traced and the untraced runtime in turn; 3. rows for
- * both rates and their ratio (tracing); at the whole run's size also the pool's reuse. */
+ * barrier; 2. per repetition, raw MPI, the runtime's pattern alone (floor_rate), the traced and
+ * the untraced runtime in turn; 3. rows for both rates, their ratio (tracing) and the floor; at
+ * the whole run's size also the pool's reuse and the fault layer. */
 static int bench_rate_at(bench *B, h5out *out, int k) {
   int64_t per_peer = B->cfg->bench_iterations, pool[2] = {0, 0};
   double raw[BENCH_REPS], on[BENCH_REPS], off[BENCH_REPS], flt[BENCH_REPS], fl[BENCH_REPS];
