@@ -12,6 +12,8 @@ STRATEGIES = ["flip", "split", "random", "silent", "garbage"]
 
 
 def byz_run(np_, args, expect_rc=0):
+    """Runs `consensus byz` (OM or SM, as args say) and reads back /byz, its attributes (text
+    decoded), /byz_oral and /messages (None where absent), stdout and the file's path."""
     d = harness.tmpdir()
     path = os.path.join(d, "byz.h5")
     out, err = harness.run(np_, ["byz", "-o", path] + [str(a) for a in args], expect_rc=expect_rc)
@@ -19,7 +21,9 @@ def byz_run(np_, args, expect_rc=0):
     with h5py.File(path, "r") as f:
         g = f["byz"]
         run["byz"] = {k: g[k][...] for k in g}
-        run["byz_attrs"] = dict(g.attrs)
+        run["byz_attrs"] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+        run["oral"] = {k: f["byz_oral"][k][...] for k in f["byz_oral"]} if "byz_oral" in f else None
+        run["messages"] = {k: f["messages"][k][...] for k in f["messages"]} if "messages" in f else None
     run["stdout"] = out
     run["path"] = path
     return run

@@ -2,30 +2,16 @@
 import os
 import sys
 
-import h5py
 import numpy as np
 import pandas as pd
 
 import harness
 import pp_common as pp
+from test_byz import byz_run  # one reader of a byz run, for OM and SM
 
 SM_STRATEGIES = ["flip", "split", "random", "silent", "garbage", "forge"]
 STRATEGY_CODE = {"flip": 0, "split": 1, "random": 2, "silent": 3, "garbage": 4, "forge": 5}
 RETREAT, ATTACK = 0, 1
-
-
-def byz_run(np_, args, expect_rc=0):
-    d = harness.tmpdir()
-    path = os.path.join(d, "byz.h5")
-    out, err = harness.run(np_, ["byz", "-o", path] + [str(a) for a in args], expect_rc=expect_rc)
-    run = harness.check_schema(path)
-    with h5py.File(path, "r") as f:
-        run["byz"] = {k: f["byz"][k][...] for k in f["byz"]}
-        run["byz_attrs"] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f["byz"].attrs.items()}
-        run["oral"] = {k: f["byz_oral"][k][...] for k in f["byz_oral"]} if "byz_oral" in f else None
-        run["messages"] = {k: f["messages"][k][...] for k in f["messages"]} if "messages" in f else None
-    run["stdout"] = out
-    return run
 
 
 def sm_run(np_, args, expect_rc=0):
