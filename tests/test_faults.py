@@ -180,6 +180,17 @@ def test_crash_mid_run_in_clocks():
     assert f"{int((msg['fate'] == CRASHED).sum())} lost, 0 partitions, 1 crashes" in drawn, drawn
 
 
+def assert_crash_is_silence(crashed, silent, n, rank):
+    """A run where `rank` crashed before round 0 and one where it was a silent traitor: the same
+    decisions for every other general, the same oral messages and IC1/IC2, crash time 0."""
+    with h5py.File(crashed, "r") as a, h5py.File(silent, "r") as b:
+        others = [r for r in range(n) if r != rank]
+        assert np.array_equal(a["byz"]["decision"][:, others], b["byz"]["decision"][:, others])
+        for c in ("oral_messages", "ic1", "ic2"):
+            assert np.array_equal(a["byz"][c][...], b["byz"][c][...]), c
+        assert a["ranks"]["crash_time"][rank] == 0
+
+
 def test_crash_before_round_0_is_a_silent_traitor():
     d = harness.tmpdir()
     for wire in ("round", "message"):
@@ -187,12 +198,7 @@ def test_crash_before_round_0_is_a_silent_traitor():
         harness.run(7, ["byz", "-m", 2, "--wire", wire, "--trials", 2, "--crash", "3@0", "-q", "-o", crashed])
         harness.run(7, ["byz", "-m", 2, "--wire", wire, "--trials", 2, "--traitors", 3, "--strategy", "silent", "-q",
                         "-o", silent])
-        with h5py.File(crashed, "r") as a, h5py.File(silent, "r") as b:
-            others = [r for r in range(7) if r != 3]
-            assert np.array_equal(a["byz"]["decision"][:, others], b["byz"]["decision"][:, others])
-            for c in ("oral_messages", "ic1", "ic2"):
-                assert np.array_equal(a["byz"][c][...], b["byz"][c][...]), c
-            assert a["ranks"]["crash_time"][3] == 0
+        assert_crash_is_silence(crashed, silent, 7, 3)
         valid(crashed)
 
 
@@ -203,11 +209,7 @@ def test_sm_crash_before_round_0_is_a_silent_traitor():
     harness.run(5, ["byz", "--algorithm", "sm", "--trials", 2, "--crash", "2@0", "-q", "-o", crashed])
     harness.run(5, ["byz", "--algorithm", "sm", "--trials", 2, "--traitors", 2, "--strategy", "silent", "-q",
                     "-o", silent])
-    with h5py.File(crashed, "r") as a, h5py.File(silent, "r") as b:
-        others = [r for r in range(5) if r != 2]
-        assert np.array_equal(a["byz"]["decision"][:, others], b["byz"]["decision"][:, others])
-        for c in ("oral_messages", "ic1", "ic2"):
-            assert np.array_equal(a["byz"][c][...], b["byz"][c][...]), c
+    assert_crash_is_silence(crashed, silent, 5, 2)
     valid(crashed)
     lossy = os.path.join(d, "sm-drop.h5")
     out, _ = harness.run(5, ["byz", "--algorithm", "sm", "--trials", 3, "--drop", 0.3, "--seed", 3, "-o", lossy])
