@@ -1,6 +1,8 @@
 """Checks of a clocks run file, recomputed independently from the trace: clock invariants,
 happens-before, drift and jumps, and an independent model of the seeded draws (rng.c)."""
 import math
+import os
+import sys
 from fractions import Fraction
 
 import h5py
@@ -8,22 +10,8 @@ import numpy as np
 
 import harness
 
-M64 = (1 << 64) - 1
-
-
-def _splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & M64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return state, z ^ (z >> 31)
-
-
-def _rng_hash(seed, a, b, c, d):
-    state, h = _splitmix64(seed)
-    for k in (a, b, c, d):
-        state, h = _splitmix64(h ^ k)
-    return h
+sys.path.insert(0, os.path.join(harness.HERE, "fuzz"))
+from make_seeds import M64, rng_hash, splitmix64  # noqa: E402  (src/rng.c's hash, written once in Python)
 
 
 def _rotl(x, k):
@@ -34,10 +22,10 @@ class Stream:
     """xoshiro256** seeded like rng_seed(seed, purpose, rank): written from the C file's spec."""
 
     def __init__(self, seed, purpose, rank):
-        state = _rng_hash(seed, purpose, rank, 0, 0)
+        state = rng_hash(seed, purpose, rank, 0, 0)
         self.s = []
         for _ in range(4):
-            state, v = _splitmix64(state)
+            state, v = splitmix64(state)
             self.s.append(v)
 
     def next(self):
