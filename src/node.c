@@ -820,7 +820,7 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
         nd->n_done++;
       }
       break;
-    case WIRE_LARGE: /* announcements are taken by drain (receive_body), never queued */
+    case WIRE_LARGE: /* drain takes every valid announcement (receive_body) before it gets here */
       break;
     case WIRE_STOP:
       if (v->h.seq > 0 && v->h.seq < 128 && !nd->stats.stop_signal) nd->stats.stop_signal = (int)v->h.seq;
@@ -842,6 +842,13 @@ static int post_slot(node *nd, int k) {
     return cs_mpi_fail(rc, "MPI_Irecv(receive slot)", __FILE__, __LINE__);
   }
   return 0;
+}
+
+/* The oldest slot h has been emptied: the next one becomes the oldest, and h receives again (as
+ * the newest, so MPI still fills the slots in ring order). */
+static int refill_slot(node *nd, int h) {
+  nd->slot_head = (h + 1) % nd->n_slots;
+  return post_slot(nd, h);
 }
 
 /* Posts every slot, once (at the first drain; what arrived before waits in MPI, in order). */
@@ -910,11 +917,6 @@ static int decode_arrival(node *nd, queued *q, int src, int count) {
   wire_reject why = wire_decode(raw, (size_t)count, src, nd->size, &v, q->vc);
   if (why != WIRE_OK) {
     count_reject(nd, why);
-    free_queued(nd, q);
-    return 0;
-  }
-  if (v.h.kind == WIRE_LARGE) { /* an announcement is never queued: its body is received below */
-    count_reject(nd, WIRE_EKIND);
     free_queued(nd, q);
     return 0;
   }
@@ -1012,8 +1014,7 @@ static int drain(node *nd, drain_mode mode) {
       if (nd->slot_req[h] != MPI_REQUEST_NULL) MPI_Request_free(&nd->slot_req[h]); /* kept by MPI after an error */
       nd->arrivals++;
       count_reject(nd, NODE_REJECT_OVERSIZE);
-      nd->slot_head = (h + 1) % nd->n_slots;
-      CS_TRY(post_slot(nd, h));
+      CS_TRY(refill_slot(nd, h));
       continue;
     }
     if (done != 1) break;
@@ -1023,20 +1024,19 @@ static int drain(node *nd, drain_mode mode) {
     int src = st.MPI_SOURCE;
     uint64_t body = 0;
     queued *q = NULL;
-    if (count >= (int)WIRE_HEADER_BYTES && raw[3] == WIRE_LARGE) { /* 4: read before the slot is reused */
-      wire_view v;
-      vtick_t none[1];
-      if (wire_decode(raw, (size_t)count, src, nd->size, &v, none) == WIRE_OK) body = v.h.seq;
-      if (body && (body <= nd->slot_bytes || body > largest_message(nd))) { /* no sender announces that */
+    wire_view v;
+    vtick_t none[1];
+    if (count >= (int)WIRE_HEADER_BYTES && raw[3] == WIRE_LARGE && /* 4: read before the slot is reused */
+        wire_decode(raw, (size_t)count, src, nd->size, &v, none) == WIRE_OK) {
+      body = v.h.seq;
+      if (body <= nd->slot_bytes || body > largest_message(nd)) { /* no sender announces that */
         count_reject(nd, WIRE_ELENGTH);
-        nd->slot_head = (h + 1) % nd->n_slots;
-        CS_TRY(post_slot(nd, h));
+        CS_TRY(refill_slot(nd, h));
         continue;
       }
     }
     if (!body && !(q = new_entry(nd, raw, count))) return CS_ENOMEM; /* 2 */
-    nd->slot_head = (h + 1) % nd->n_slots;
-    rc = post_slot(nd, h);
+    rc = refill_slot(nd, h);
     if (rc) {
       free_queued(nd, q);
       return rc;
