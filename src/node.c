@@ -100,6 +100,7 @@ struct node {
   /* rounds and shutdown */
   int64_t round;
   int64_t *peer_rounds;
+  int64_t *ended_to; /* per peer: 1 + the round whose end rode on our last data to it (node_send_last), else less */
   uint8_t *done_from;
   int n_done;
   node_phase phase;
@@ -249,11 +250,12 @@ int node_create(MPI_Comm comm, const node_options *opt, h5out *out, node **nd_ou
   size_t n = (size_t)nd->size;
   nd->vc = calloc(n, sizeof *nd->vc);
   nd->peer_rounds = calloc(n, sizeof *nd->peer_rounds);
+  nd->ended_to = calloc(n, sizeof *nd->ended_to);
   nd->done_from = calloc(n, 1);
   nd->lateness_hist = calloc(LATENESS_BINS, sizeof *nd->lateness_hist);
   nd->link_recv = calloc(n, sizeof *nd->link_recv);
   if (opt->faults && !fault_any(opt->faults)) nd->opt.faults = NULL; /* nothing to do: the layer stays out */
-  if (!nd->vc || !nd->peer_rounds || !nd->done_from || !nd->lateness_hist || !nd->link_recv) {
+  if (!nd->vc || !nd->peer_rounds || !nd->ended_to || !nd->done_from || !nd->lateness_hist || !nd->link_recv) {
     rc = CS_ENOMEM;
     goto fail;
   }
@@ -329,6 +331,7 @@ void node_destroy(node *nd) {
   pool_destroy(nd->bufs);
   free(nd->vc);
   free(nd->peer_rounds);
+  free(nd->ended_to);
   free(nd->done_from);
   free(nd->lateness_hist);
   free(nd->late_top);
@@ -531,10 +534,15 @@ static int post_data(node *nd, const int *dsts, int k, pool_buf *b, size_t size)
 
 /* A send event to k destinations: 1. tick L and V once; 2. trace one SEND event; 3. encode
  * L, V and the payload once, into a pooled buffer (or around the payload already built in one by
- * node_send_buffer); 4. post one MPI message per destination, all reading that buffer (post_data). */
-static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len, pool_buf *built) {
+ * node_send_buffer), as WIRE_DATA_LAST if it is the round's last to them (`last`); 4. post one
+ * MPI message per destination, all reading that buffer (post_data); 5. a last message has ended
+ * this rank's round towards its destinations (node_round_end skips their markers). A peer whose
+ * round was ended so takes no more data until the round ends here. */
+static int send_event(node *nd, const int *dsts, int k, const void *payload, uint32_t len, pool_buf *built,
+                      int last) {
   int ok = k >= 1 && len <= WIRE_MAX_PAYLOAD && (!len || payload || built);
-  for (int j = 0; ok && j < k; j++) ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank;
+  for (int j = 0; ok && j < k; j++)
+    ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank && nd->ended_to[dsts[j]] != nd->round + 1;
   if (!ok || (nd->opt.faults && node_crashed(nd))) { /* a crashed rank sends nothing, makes no event */
     if (built) pool_put(nd->bufs, built);
     return ok ? 0 : CS_EINVAL;
@@ -544,8 +552,8 @@ static int send_event(node *nd, const int *dsts, int k, const void *payload, uin
   vclock_tick(nd->vc, (size_t)nd->rank);
   int64_t seq = nd->next_seq;
   int rc = record_event(nd, TRACE_SEND, before, k == 1 ? dsts[0] : -1); /* 2 */
-  wire_header h = {.kind = WIRE_DATA, .sender = (uint32_t)nd->rank, .n_clock = (uint32_t)nd->size,
-                   .payload_len = len, .seq = (uint64_t)seq, .lamport = nd->lamport};
+  wire_header h = {.kind = last ? WIRE_DATA_LAST : WIRE_DATA, .sender = (uint32_t)nd->rank,
+                   .n_clock = (uint32_t)nd->size, .payload_len = len, .seq = (uint64_t)seq, .lamport = nd->lamport};
   size_t size = wire_size(h.n_clock, len);
   pool_buf *b = built ? built : rc ? NULL : pool_get(nd->bufs, size); /* 3 */
   if (rc || !b) {
@@ -556,15 +564,23 @@ static int send_event(node *nd, const int *dsts, int k, const void *payload, uin
   CS_TRY(post_data(nd, dsts, k, b, size)); /* 4 */
   nd->stats.data_sent += k;
   nd->stats.data_bytes_sent += (int64_t)size * k;
+  if (last) { /* 5 */
+    for (int j = 0; j < k; j++) nd->ended_to[dsts[j]] = nd->round + 1;
+    nd->stats.round_ends_carried += k;
+  }
   return 0;
 }
 
 int node_send(node *nd, int dst, const void *payload, uint32_t len) {
-  return send_event(nd, &dst, 1, payload, len, NULL);
+  return send_event(nd, &dst, 1, payload, len, NULL, 0);
+}
+
+int node_send_last(node *nd, int dst, const void *payload, uint32_t len) {
+  return send_event(nd, &dst, 1, payload, len, NULL, 1);
 }
 
 int node_multicast(node *nd, const int *dsts, int k, const void *payload, uint32_t len) {
-  return send_event(nd, dsts, k, payload, len, NULL);
+  return send_event(nd, dsts, k, payload, len, NULL, 0);
 }
 
 uint8_t *node_send_buffer(node *nd, uint32_t len) {
@@ -575,12 +591,15 @@ uint8_t *node_send_buffer(node *nd, uint32_t len) {
   return nd->built ? nd->built->data + wire_size((uint32_t)nd->size, 0) : NULL;
 }
 
-int node_send_built(node *nd, int dst) {
+static int send_built(node *nd, int dst, int last) {
   pool_buf *b = nd->built;
   if (!b) return CS_EINVAL;
   nd->built = NULL;
-  return send_event(nd, &dst, 1, NULL, nd->built_len, b);
+  return send_event(nd, &dst, 1, NULL, nd->built_len, b, last);
 }
+
+int node_send_built(node *nd, int dst) { return send_built(nd, dst, 0); }
+int node_send_built_last(node *nd, int dst) { return send_built(nd, dst, 1); }
 
 int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag) {
   if (dst < 0 || dst >= nd->size || dst == nd->rank || len > NODE_MAX_MESSAGE) return CS_EINVAL;
@@ -605,8 +624,10 @@ static int send_control(node *nd, int dst, wire_kind kind, uint64_t seq) {
 }
 
 int node_round_end(node *nd) {
-  for (int p = 0; p < nd->size; p++)
-    if (p != nd->rank) CS_TRY(send_control(nd, p, WIRE_ROUND_END, (uint64_t)nd->round));
+  for (int p = 0; p < nd->size; p++) { /* a peer whose last message carried the end has it already */
+    if (p == nd->rank || nd->ended_to[p] == nd->round + 1) continue;
+    CS_TRY(send_control(nd, p, WIRE_ROUND_END, (uint64_t)nd->round));
+  }
   nd->round++;
   return 0;
 }
@@ -791,7 +812,9 @@ static int fault_arrival(node *nd, queued *q) {
   return rc;
 }
 
-/* Handles one received message, already decoded into its entry q: queue data, apply control. */
+/* Handles one received message, already decoded into its entry q: queue data, apply control; a
+ * WIRE_DATA_LAST is the data, then the end of the sender's round (as a marker right behind it,
+ * whatever the fault layer does with the data: markers are never lost). */
 static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wire_view *v) {
   if (nd->done_from[src] && v->h.kind != WIRE_STOP) { /* nothing may follow a peer's DONE */
     count_reject(nd, NODE_REJECT_AFTER_DONE);
@@ -799,15 +822,15 @@ static int accept_arrival(node *nd, queued *q, int src, uint32_t bytes, const wi
     return 0;
   }
   switch ((wire_kind)v->h.kind) {
-    case WIRE_DATA: {
+    case WIRE_DATA:
+    case WIRE_DATA_LAST: {
       q->m = (node_message){.src = src, .send_seq = (int64_t)v->h.seq, .lamport = v->h.lamport, .vc = q->vc,
                             .payload = v->payload, .payload_len = v->h.payload_len, .bytes = bytes,
                             .round = nd->peer_rounds[src], .arrive_s = NAN, /* stamped by drain */
                             .link_seq = -1, .fate = FATE_DELIVERED};
       nd->stats.received++;
-      if (nd->opt.faults) return fault_arrival(nd, q);
-      int rc = queue_push(nd, q);
-      if (rc) free_queued(nd, q);
+      int rc = nd->opt.faults ? fault_arrival(nd, q) : queue_push_or_free(nd, q);
+      if (v->h.kind == WIRE_DATA_LAST) nd->peer_rounds[src]++;
       return rc;
     }
     case WIRE_ROUND_END:

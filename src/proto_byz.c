@@ -90,6 +90,7 @@ typedef struct byz {
   int64_t plan_next, plan_len; /* this round's sends: oral messages (message mode) or peers */
   int64_t *plan_number;  /* message mode: the number (eig_number) of the path relayed */
   int32_t *plan_to;      /* recipient */
+  int64_t *last_to;      /* per rank: the plan's last send to it (its round end rides on that one), or -1 */
   uint8_t *scratch;      /* a payload being built */
   int64_t scratch_cap;
   int64_t *numbers;      /* a random traitor's path numbers for one batch */
@@ -176,9 +177,12 @@ static int send_garbage(byz *b, node *nd, int to, uint64_t salt) {
  *   3. a traitor changes what it says according to its strategy (flip, split, random),
  *      says nothing (silent) or sends malformed messages (garbage);
  *   4. then every general marks the end of the round to every peer (the runtime does this
- *      honestly for traitors too), so silence is seen without timeouts.
- * plan_round lists the round's sends; send_next makes one of them. */
-static int plan_round(byz *b, const node *nd) {
+ *      honestly for traitors too), so silence is seen without timeouts: the end rides on the
+ *      round's last message to a peer (node_send_last), and goes as a marker of its own to the
+ *      peers that message never reached.
+ * plan_round lists the round's sends (list_sends) and each peer's last one; send_next makes one
+ * of them. */
+static int list_sends(byz *b, const node *nd) {
   b->plan_next = b->plan_len = 0;
   int me = b->rank, r = b->round;
   if ((r == 0) != (me == b->commander)) return 0; /* 1, 2: the commander speaks in round 0 only */
@@ -210,8 +214,16 @@ static int plan_round(byz *b, const node *nd) {
   return 0;
 }
 
-/* Message mode: one oral message, `value` along `path` (commander first, me last). */
-static int send_oral(byz *b, node *nd, int to, int value, const int *path, int path_len) {
+static int plan_round(byz *b, const node *nd) {
+  CS_TRY(list_sends(b, nd));
+  for (int p = 0; p < b->n; p++) b->last_to[p] = -1;
+  for (int64_t at = 0; at < b->plan_len; at++) b->last_to[b->plan_to[at]] = at;
+  return 0;
+}
+
+/* Message mode: one oral message, `value` along `path` (commander first, me last); `last`: my
+ * last message to `to` this round. */
+static int send_oral(byz *b, node *nd, int to, int value, const int *path, int path_len, int last) {
   CS_TRY(reserve_scratch(b, (int64_t)byz_oral_bytes(path_len)));
   size_t len = byz_encode_oral(b->scratch, (uint32_t)b->trial, b->round, value, path, path_len);
   b->rec.oral_sent[b->trial]++;
@@ -219,14 +231,14 @@ static int send_oral(byz *b, node *nd, int to, int value, const int *path, int p
     int64_t fields[ORAL_PATH] = {b->trial, b->round, b->rank, to, value, node_events(nd)};
     CS_TRY(byz_record_oral(&b->rec, fields, path, path_len));
   }
-  return node_send(nd, to, b->scratch, (uint32_t)len);
+  return last ? node_send_last(nd, to, b->scratch, (uint32_t)len) : node_send(nd, to, b->scratch, (uint32_t)len);
 }
 
 /* Round mode: the batch of round r ≥ 1 for `to` (step 2), as this general tells it (step 3),
  * gathered straight into the buffer that goes out. Level r − 1 holds only RETREAT and ATTACK
  * here (round mode fills what never arrived with RETREAT when a round ends), so a loyal
  * general's batch is the gather as it is. */
-static int send_batch(byz *b, node *nd, int to) {
+static int send_batch(byz *b, node *nd, int to, int last) {
   int r = b->round;
   int64_t count = eig_batch_size(b->n, r);
   uint8_t *p = node_send_buffer(nd, (uint32_t)byz_batch_bytes(count));
@@ -240,24 +252,25 @@ static int send_batch(byz *b, node *nd, int to) {
       vals[k] = (uint8_t)told_value(b, b->rank, to, vals[k], random ? path_id(r - 1, b->numbers[k]) : 0);
   }
   b->rec.oral_sent[b->trial] += count;
-  return node_send_built(nd, to);
+  return last ? node_send_built_last(nd, to) : node_send_built(nd, to);
 }
 
 /* Sends the next planned message: one send event. */
 static int send_next(byz *b, node *nd) {
   int64_t at = b->plan_next++;
-  int to = b->plan_to[at], me = b->rank, r = b->round;
+  int to = b->plan_to[at], me = b->rank, r = b->round, last = b->last_to[to] == at;
   if (sends_garbage(b)) return send_garbage(b, nd, to, ((uint64_t)r << 40) | (uint64_t)at);
   if (r == 0) { /* 1 */
     int v = told_value(b, me, to, (uint8_t)b->cfg->order, 0);
     if (v < 0) return 0;
-    if (b->cfg->wire == BYZ_WIRE_MESSAGE) return send_oral(b, nd, to, v, &me, 1);
+    if (b->cfg->wire == BYZ_WIRE_MESSAGE) return send_oral(b, nd, to, v, &me, 1, last);
     CS_TRY(reserve_scratch(b, (int64_t)byz_batch_bytes(1)));
     *byz_encode_batch(b->scratch, (uint32_t)b->trial, 0, 1) = (uint8_t)v;
     b->rec.oral_sent[b->trial]++;
-    return node_send(nd, to, b->scratch, (uint32_t)byz_batch_bytes(1));
+    uint32_t len = (uint32_t)byz_batch_bytes(1);
+    return last ? node_send_last(nd, to, b->scratch, len) : node_send(nd, to, b->scratch, len);
   }
-  if (b->cfg->wire == BYZ_WIRE_ROUND) return send_batch(b, nd, to);
+  if (b->cfg->wire == BYZ_WIRE_ROUND) return send_batch(b, nd, to, last);
   int64_t x = b->plan_number[at]; /* 2, message mode */
   int path[EIG_MAX_M + 2];
   path[0] = b->commander;
@@ -265,7 +278,7 @@ static int send_next(byz *b, node *nd) {
   path[r] = me;
   int v = told_value(b, me, to, b->tree.level[r - 1][eig_index(&b->tree, r - 1, path + 1)], path_id(r - 1, x));
   if (v < 0) return 0;
-  return send_oral(b, nd, to, v, path, r + 1);
+  return send_oral(b, nd, to, v, path, r + 1, last);
 }
 
 static void start_trial(byz *b, node *nd) {
@@ -402,6 +415,7 @@ static void byz_free(byz *b) {
   free(b->traitor);
   free(b->plan_number);
   free(b->plan_to);
+  free(b->last_to);
   free(b->scratch);
   free(b->numbers);
 }
@@ -421,7 +435,8 @@ static int byz_init(byz *b, const cs_config *cfg, int rank) {
   b->got_batch = calloc(n, 1);
   b->traitor = calloc(n, 1);
   b->plan_to = malloc(n * sizeof *b->plan_to);
-  if (!b->lieutenants || !b->got_batch || !b->traitor || !b->plan_to) return CS_ENOMEM;
+  b->last_to = malloc(n * sizeof *b->last_to);
+  if (!b->lieutenants || !b->got_batch || !b->traitor || !b->plan_to || !b->last_to) return CS_ENOMEM;
   CS_TRY(byz_record_init(&b->rec, cfg->trials, cfg->m));
   for (int r = 0, k = 0; r < b->n; r++)
     if (r != b->commander) b->lieutenants[k++] = r;

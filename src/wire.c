@@ -87,25 +87,26 @@ wire_reject wire_decode(const uint8_t *buf, size_t len, int source, int n_ranks,
   if (buf[2] != WIRE_VERSION) return WIRE_EVERSION;
   wire_header h;
   h.kind = buf[3];
-  if (h.kind < WIRE_DATA || h.kind > WIRE_LARGE) return WIRE_EKIND;
+  if (h.kind < WIRE_DATA || h.kind > WIRE_DATA_LAST) return WIRE_EKIND;
   /* 2. The sender is who MPI says it is, and a rank of this run. */
   h.sender = wire_get_u32(buf + 4);
   if (n_ranks <= 0 || source < 0 || source >= n_ranks || h.sender != (uint32_t)source) return WIRE_ESENDER;
   /* 3. Clock size fits the kind; lengths add up exactly (compared in 64 bits, no overflow). */
   h.n_clock = wire_get_u32(buf + 8);
   h.payload_len = wire_get_u32(buf + 12);
-  uint32_t want_clock = h.kind == WIRE_DATA ? (uint32_t)n_ranks : 0u;
+  int data = wire_is_data(h.kind);
+  uint32_t want_clock = data ? (uint32_t)n_ranks : 0u;
   if (h.n_clock != want_clock) return WIRE_ECLOCK;
   if (h.payload_len > WIRE_MAX_PAYLOAD) return WIRE_ELENGTH;
-  if (h.kind != WIRE_DATA && h.payload_len != 0) return WIRE_EPAYLOAD;
+  if (!data && h.payload_len != 0) return WIRE_EPAYLOAD;
   uint64_t need = (uint64_t)WIRE_HEADER_BYTES + (uint64_t)h.n_clock * 8u + h.payload_len;
   if ((uint64_t)len < need) return WIRE_ETRUNCATED;
   if ((uint64_t)len != need) return WIRE_ELENGTH;
   h.seq = wire_get_u64(buf + 16);
   h.lamport = (lamport_t)wire_get_u64(buf + 24);
-  /* 4. Clock values: a send ticks both clocks, so DATA has lamport >= 1 and vc[sender] >= 1. */
+  /* 4. Clock values: a send ticks both clocks, so data has lamport >= 1 and vc[sender] >= 1. */
   const uint8_t *p = buf + WIRE_HEADER_BYTES;
-  if (h.kind == WIRE_DATA) {
+  if (data) {
     if (h.lamport < 1 || h.seq > (uint64_t)INT64_MAX) return WIRE_ECLOCK;
     /* copied whole, then checked: a negative entry rejects the message (vc is then unspecified) */
     if (WIRE_HOST_IS_WIRE) memcpy(vc, p, (size_t)h.n_clock * 8u);

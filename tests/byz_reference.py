@@ -60,6 +60,16 @@ def closed_form(n, m):
     return total
 
 
+def mpi_closed_form(n, m, wire):
+    """MPI messages of one OM(m) trial among n generals when every general sends (m <= n - 2):
+    the data (one per oral message, or one batch per peer and round: the commander's n - 1, then
+    n - 1 lieutenants to n - 2 each in rounds 1..m) and the round markers the data did not carry:
+    every lieutenant to every peer in round 0, then each round the commander to every lieutenant
+    and every lieutenant to the commander (the end rides on the last message to each other peer)."""
+    data = closed_form(n, m) if wire == "message" else (n - 1) + m * (n - 1) * (n - 2)
+    return data + (n - 1) ** 2 + 2 * m * (n - 1)
+
+
 if __name__ == "__main__":
     # the paper's small cases, worked by hand
     assert decisions(3, 1, 0, ATTACK, {2: "flip"}) == [-1, RETREAT, ATTACK]   # L1 cannot obey: 1 vs 1

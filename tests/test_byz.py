@@ -127,6 +127,8 @@ def test_message_counts_equal_closed_form():
             run = byz_run(n, ["-m", m, "--wire", wire, "--trials", 3, "-q"] + extra)
             assert run["byz"]["oral_messages"].tolist() == [ref.closed_form(n, m)] * 3
             assert int(run["byz_attrs"]["closed_form"]) == ref.closed_form(n, m)
+            # the markers a round's last message to a peer did not carry (flip, split, random send all)
+            assert run["byz"]["mpi_messages"].tolist() == [ref.mpi_closed_form(n, m, wire)] * 3, (n, m, wire)
             if wire == "message":  # one MPI data message per oral message, each a traced send
                 assert len(run["messages"]["src"]) == 3 * ref.closed_form(n, m)
 

@@ -73,6 +73,29 @@ static void expect_reject(const uint8_t *orig, size_t len, size_t at, int value,
   CHECK_INT(got, want);
 }
 
+/* A round's last data message (WIRE_DATA_LAST): data in every respect (clock, payload), its own kind. */
+static void test_data_last(void) {
+  uint8_t buf[256];
+  wire_view v;
+  vtick_t vc[N];
+  wire_header d = {.kind = WIRE_DATA_LAST, .sender = 3, .n_clock = N, .payload_len = 2, .seq = 5, .lamport = 6};
+  vtick_t dvc[N] = {0, 2, 0, 3};
+  size_t len = wire_encode(buf, sizeof buf, &d, dvc, "ok");
+  CHECK_INT(len, wire_size(N, 2));
+  CHECK_INT(wire_decode(buf, len, 3, N, &v, vc), WIRE_OK);
+  CHECK_INT(v.h.kind, WIRE_DATA_LAST);
+  CHECK(wire_is_data(v.h.kind) && wire_is_data(WIRE_DATA));
+  CHECK(!wire_is_data(WIRE_ROUND_END) && !wire_is_data(WIRE_LARGE));
+  CHECK_INT(v.h.seq, 5);
+  CHECK_INT(v.h.lamport, 6);
+  CHECK_INT(vc[1], 2);
+  CHECK_INT(vc[3], 3);
+  CHECK(memcmp(v.payload, "ok", 2) == 0);
+  expect_reject(buf, len, WIRE_HEADER_BYTES + 8 * 3, 0, 3, WIRE_ECLOCK); /* its sender's own entry 0 */
+  expect_reject(buf, len, 24, 0, 3, WIRE_ECLOCK);                        /* Lamport 0 */
+  expect_reject(buf, len, 8, 0, 3, WIRE_ECLOCK);                         /* no clock, as control has */
+}
+
 static void test_rejects(void) {
   uint8_t buf[256], tmp[256];
   size_t len = make_data(buf, sizeof buf);
@@ -93,7 +116,7 @@ static void test_rejects(void) {
   expect_reject(buf, len, 2, 2, 2, WIRE_EVERSION);
   expect_reject(buf, len, 2, 0, 2, WIRE_EVERSION);
   expect_reject(buf, len, 3, 0, 2, WIRE_EKIND);
-  expect_reject(buf, len, 3, 6, 2, WIRE_EKIND);
+  expect_reject(buf, len, 3, 7, 2, WIRE_EKIND);
   expect_reject(buf, len, 3, 255, 2, WIRE_EKIND);
   expect_reject(buf, len, 0, -1, 1, WIRE_ESENDER);  /* header says 2, MPI says 1 */
   expect_reject(buf, len, 4, 7, 7, WIRE_ESENDER);   /* rank 7 in a run of 4 */
@@ -153,6 +176,7 @@ static void test_every_byte_flip(void) {
 int main(void) {
   test_round_trip();
   test_byte_order_is_fixed();
+  test_data_last();
   test_rejects();
   test_every_byte_flip();
   printf("test_wire: all checks passed\n");

@@ -116,6 +116,7 @@ typedef struct node_stats {
   int64_t data_sent;        /* MPI messages carrying protocol data */
   int64_t data_bytes_sent;
   int64_t control_sent;     /* round markers and shutdown messages (WIRE_HEADER_BYTES each) */
+  int64_t round_ends_carried; /* round ends that rode on a data message (node_send_last): no marker sent */
   int64_t raw_sent;         /* forged messages (hostile modes) */
   int64_t raw_bytes_sent;
   int64_t received;         /* data messages accepted into the queue */
@@ -194,6 +195,14 @@ int node_multicast(node *nd, const int *dsts, int k, const void *payload, uint32
 uint8_t *node_send_buffer(node *nd, uint32_t len);
 int node_send_built(node *nd, int dst);
 
+/* node_send and node_send_built for this rank's last data message to dst in its current round:
+ * the round's end rides on the message (WIRE_DATA_LAST), so node_round_end sends dst no marker
+ * of its own, and dst sees the round end right behind the data, as with a marker. Until
+ * node_round_end, no more data may go to dst (CS_EINVAL). A crashed rank sends nothing and
+ * ends nothing here: its marker goes as usual. */
+int node_send_last(node *nd, int dst, const void *payload, uint32_t len);
+int node_send_built_last(node *nd, int dst);
+
 /* Sends bytes exactly as given with a tag (0: the runtime's own), no event, no clock: for
  * hostile strategies and tests of the decoder only. */
 int node_send_raw(node *nd, int dst, const void *bytes, size_t len, int tag);
@@ -205,8 +214,9 @@ int node_crashed(const node *nd);
 /* Counts a data message whose payload the protocol found malformed (it merged no clock). */
 void node_reject(node *nd);
 
-/* Marks the end of this rank's current round to every peer (behind its data) and moves to the
- * next round. Returns 0 or an error. */
+/* Marks the end of this rank's current round to every peer (behind its data): a marker to each
+ * peer whose last message of the round did not already carry it (node_send_last); then moves to
+ * the next round. Returns 0 or an error. */
 int node_round_end(node *nd);
 
 /* The number of rounds this rank has ended. */

@@ -13,11 +13,11 @@
  *        2     1  version      WIRE_VERSION
  *        3     1  kind         wire_kind
  *        4     4  sender       rank of the sender (must equal the MPI source)
- *        8     4  n_clock      vector clock entries (n_ranks for DATA, 0 for control)
+ *        8     4  n_clock      vector clock entries (n_ranks for DATA and DATA_LAST, 0 for control)
  *       12     4  payload_len  bytes of payload
- *       16     8  seq          DATA: the sender's event seq of the send; control: round, signal,
+ *       16     8  seq          DATA, DATA_LAST: the sender's event seq of the send; control: round, signal,
  *                              the announced body's bytes (LARGE) or 0
- *       24     8  lamport      the sender's Lamport clock at the send (DATA), 0 for control
+ *       24     8  lamport      the sender's Lamport clock at the send (DATA, DATA_LAST), 0 for control
  *       32  8*n_clock          vector clock
  *        …  payload_len        payload */
 #define WIRE_MAGIC 0x5343u /* "CS" */
@@ -31,9 +31,14 @@ typedef enum wire_kind {
   WIRE_ROUND_END = 2, /* runtime control: the sender has sent all of round `seq` to us */
   WIRE_DONE = 3,      /* runtime control: the sender will send nothing more */
   WIRE_STOP = 4,      /* runtime control: a signal asked the run to stop; stop too (seq: the signal, 0 unknown) */
-  WIRE_LARGE = 5      /* runtime control: the next data message from the sender is larger than a receive
+  WIRE_LARGE = 5,     /* runtime control: the next data message from the sender is larger than a receive
                        * slot and follows as a body of `seq` bytes on a tag of its own (node.c) */
+  WIRE_DATA_LAST = 6  /* WIRE_DATA that is also the sender's last to us in its current round: the
+                       * data, then that round's end, as if a WIRE_ROUND_END followed it */
 } wire_kind;
+
+/* 1 for the kinds that carry a protocol message and its clocks (DATA, DATA_LAST). */
+static inline int wire_is_data(unsigned kind) { return kind == WIRE_DATA || kind == WIRE_DATA_LAST; }
 
 /* Why a message was rejected (counted per reason by the runtime). */
 typedef enum wire_reject {
@@ -76,8 +81,8 @@ size_t wire_encode(uint8_t *buf, size_t cap, const wire_header *h, const vtick_t
 
 /* Decodes len bytes received from MPI source `source` in a run of n_ranks ranks. Checks every
  * field before using it: size before each read, magic, version, kind, sender == source < n_ranks,
- * n_clock (n_ranks for DATA, 0 for control), non-negative clocks with vc[sender] >= 1 and
- * lamport >= 1 for DATA, payload_len matching the size exactly and <= WIRE_MAX_PAYLOAD.
+ * n_clock (n_ranks for data, 0 for control), non-negative clocks with vc[sender] >= 1 and
+ * lamport >= 1 for data (DATA, DATA_LAST), payload_len matching the size exactly and <= WIRE_MAX_PAYLOAD.
  * On success fills *out, copies the clock into vc (room for n_ranks entries) and returns WIRE_OK;
  * otherwise returns the first reason found and leaves *out unspecified. Never reads past len. */
 wire_reject wire_decode(const uint8_t *buf, size_t len, int source, int n_ranks, wire_view *out, vtick_t *vc);

@@ -9,9 +9,9 @@
 /* Input layout: byte 0 picks n_ranks = 1 + b0 % 8, byte 1 the MPI source = b1 % 10 - 1 (so -1
  * and ranks past the end occur too), the rest is the message. An accepted message must satisfy,
  * step by step:
- *   1. kind is one of the five; sender == source, a rank of the run;
+ *   1. kind is one of the six; sender == source, a rank of the run;
  *   2. the payload lies inside the buffer and ends exactly at its end;
- *   3. DATA carries n_ranks clock entries, lamport >= 1, non-negative entries, vc[sender] >= 1;
+ *   3. DATA and DATA_LAST carry n_ranks clock entries, lamport >= 1, non-negative entries, vc[sender] >= 1;
  *      control carries no clock, no payload and lamport 0;
  *   4. encoding the decoded message gives back exactly the input bytes (nothing was ignored). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,12 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK((unsigned)why < WIRE_REJECT_COUNT);
   CHECK(strcmp(wire_reject_name(why), "unknown") != 0);
   if (why == WIRE_OK) {
-    CHECK(v.h.kind >= WIRE_DATA && v.h.kind <= WIRE_LARGE);                          /* 1 */
+    CHECK(v.h.kind >= WIRE_DATA && v.h.kind <= WIRE_DATA_LAST);                      /* 1 */
     CHECK(source >= 0 && source < n_ranks && v.h.sender == (uint32_t)source);
     CHECK(v.payload >= buf + WIRE_HEADER_BYTES && v.payload <= buf + len);          /* 2 */
     CHECK((size_t)(buf + len - v.payload) == v.h.payload_len);
     CHECK(v.h.payload_len <= WIRE_MAX_PAYLOAD);
-    if (v.h.kind == WIRE_DATA) {                                                     /* 3 */
+    if (wire_is_data(v.h.kind)) {                                                    /* 3 */
       CHECK(v.h.n_clock == (uint32_t)n_ranks);
       CHECK(v.h.lamport >= 1);
       for (int k = 0; k < n_ranks; k++) CHECK(vc[k] >= 0);

@@ -25,6 +25,8 @@ def wire_seeds():
     yield "round_end", pre + msg(2, src, 0, seq=7)
     yield "done", pre + msg(3, src, 0)
     yield "stop", pre + msg(4, src, 0)
+    yield "large_announcement", pre + msg(5, src, 0)
+    yield "data_last", pre + msg(6, src, n, b"\x01\x00attack", seq=3, lamport=4, vc=[1, 3, 0])
     yield "one_rank", bytes([0, 1]) + msg(1, 0, 1, b"x", seq=0, lamport=1, vc=[1])
     yield "eight_ranks", bytes([7, 8]) + msg(1, 7, 8, b"", seq=9, lamport=9, vc=[0, 0, 0, 0, 0, 0, 0, 3])
     yield "huge_payload_len", pre + msg(1, src, n, b"", lamport=1, vc=[0, 1, 0], plen=0xFFFFFFFF)
