@@ -27,6 +27,7 @@ typedef struct rounds {
   int expect_all;                           /* 0 when the fault layer drops data */
   int in_order;                             /* 0 when it delays data (which reorders a link) */
   int64_t markers_expected, carried_expected;
+  uint8_t payload[LARGE];                   /* the message being sent: sender, round, index */
 } rounds;
 
 static int rounds_accepts(void *state, const node *nd, const node_message *m) {
@@ -53,7 +54,8 @@ static int rounds_on_idle(void *state, node *nd) {
    *    queued (they become acceptable now): the runtime takes them before that round is checked */
   for (int first = 1; s->recv_round < ROUNDS && node_round_complete(nd, s->recv_round); first = 0) {
     int r = s->recv_round, owed = 0;
-    for (int p = 0; p < s->size; p++) owed |= p != s->rank && s->expect_all && s->got[r][p] != planned(p, s->rank, r);
+    for (int p = 0; p < s->size; p++)
+      owed |= p != s->rank && s->expect_all && s->got[r][p] != planned(p, s->rank, r);
     if (owed && !first) break;
     for (int p = 0; p < s->size; p++)
       if (p != s->rank && s->expect_all) CHECK_INT(s->got[r][p], planned(p, s->rank, r));
@@ -61,7 +63,8 @@ static int rounds_on_idle(void *state, node *nd) {
   }
   if (s->send_round == ROUNDS) return 0; /* 2. the next send, or the end of the round being sent */
   int r = s->send_round;
-  while (s->next_peer < s->size && (s->next_peer == s->rank || s->sent_to_peer == planned(s->rank, s->next_peer, r))) {
+  while (s->next_peer < s->size &&
+         (s->next_peer == s->rank || s->sent_to_peer == planned(s->rank, s->next_peer, r))) {
     if (s->next_peer != s->rank) {
       if (planned(s->rank, s->next_peer, r) == 0) s->markers_expected++;
       else s->carried_expected++;
@@ -75,7 +78,7 @@ static int rounds_on_idle(void *state, node *nd) {
     return node_round_end(nd);
   }
   int to = s->next_peer, last = s->sent_to_peer + 1 == planned(s->rank, to, r);
-  static uint8_t payload[LARGE];
+  uint8_t *payload = s->payload;
   uint32_t len = r == 1 && last && to == (s->rank + 1) % s->size ? LARGE : 3;
   payload[0] = (uint8_t)s->rank;
   payload[1] = (uint8_t)r;
