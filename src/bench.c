@@ -51,6 +51,7 @@ typedef struct bench_row {
   double seconds;     /* OM(m): wall seconds (round mode and floor: of a warm trial); h5_write: of the write; others: 0 */
   double first_seconds; /* OM(m) and its floor: the first trial's wall seconds; others: -1 */
   int64_t peak_rss_kib; /* OM(m): the largest ru_maxrss of the ranks after the run; others: -1 */
+  int32_t trials;       /* OM(m), its floor and SM(m): the trials run (the first, then the warm ones); others: -1 */
   int64_t sig_made, sig_verified; /* SM(m): signatures per trial, all generals; others: 0 */
   double beside;      /* rate_floor: the untraced runtime's rate at the same size (printed beside) */
 } bench_row;
@@ -124,6 +125,7 @@ static bench_row *add_row(bench *B, bench_test t, int n, int m, int64_t payload)
   r->payload = payload;
   r->peak_rss_kib = -1;
   r->first_seconds = -1;
+  r->trials = -1;
   return r;
 }
 
@@ -675,7 +677,17 @@ static int64_t peak_rss_kib(void) {
   return (int64_t)ru.ru_maxrss; /* Linux: KiB */
 }
 
-enum { OM_TRIALS = 4 }; /* each OM(m) row: the first trial, then the median of 3 warm ones */
+/* Each OM(m) row (and its floor) reports the first trial and the median of the warm ones, of
+ * which there are enough to hold OM_WARM_ORAL oral messages in all (at least 3, at most
+ * OM_MAX_WARM): with 3 small warm trials, OM(3) among 7 moved by ±10 % from run to run, more than
+ * the changes it is there to show. SM rows keep SM_TRIALS (its signatures make every trial long). */
+enum { OM_MIN_WARM = 3, OM_MAX_WARM = 999, SM_TRIALS = 4 };
+#define OM_WARM_ORAL INT64_C(50000)
+
+static int om_trials(int n, int m) {
+  int64_t oral = byz_closed_form(n, m), warm = oral > 0 ? (OM_WARM_ORAL + oral - 1) / oral : OM_MIN_WARM;
+  return 1 + (int)(warm < OM_MIN_WARM ? OM_MIN_WARM : warm > OM_MAX_WARM ? OM_MAX_WARM : warm);
+}
 
 
 /* OM(m)'s floor: the work of round mode done the simplest fast way, for each trial in steps:
@@ -687,14 +699,18 @@ enum { OM_TRIALS = 4 }; /* each OM(m) row: the first trial, then the median of 3
  *   3. the bottom-up strict majority, over a layout whose children are contiguous.
  * A trial's time is the slowest rank's, as for OM(m); the first trial includes the first contact
  * between every pair of ranks. Collective over sub. */
-static int om_floor(MPI_Comm sub, int n, int m, double *first_s, double *warm_s) {
+static int om_floor(MPI_Comm sub, int n, int m, int trials, double *first_s, double *warm_s) {
   int rank, rc = 0;
   CS_MPI(MPI_Comm_rank(sub, &rank));
   uint8_t *level[EIG_MAX_M + 1] = {0};
   int64_t size[EIG_MAX_M + 1];
   MPI_Request *req = malloc((size_t)(2 * n) * sizeof *req);
-  double secs[OM_TRIALS];
-  if (!req) return CS_ENOMEM;
+  double *secs = malloc(2 * (size_t)trials * sizeof *secs), *slowest = secs ? secs + trials : NULL;
+  if (!req || !secs) {
+    free(req);
+    free(secs);
+    return CS_ENOMEM;
+  }
   for (int k = 0; k <= m; k++) {
     size[k] = eig_level_size(n, k);
     if (!(level[k] = malloc((size_t)(size[k] ? size[k] : 1)))) {
@@ -704,7 +720,7 @@ static int om_floor(MPI_Comm sub, int n, int m, double *first_s, double *warm_s)
     memset(level[k], BYZ_ATTACK, (size_t)size[k]);
   }
   CS_MPI_GOTO(MPI_Barrier(sub));
-  for (int trial = 0; trial < OM_TRIALS; trial++) {
+  for (int trial = 0; trial < trials; trial++) {
     double t0 = mono_s();
     int nreq = 0;
     if (rank == 0) { /* 1 */
@@ -738,23 +754,23 @@ static int om_floor(MPI_Comm sub, int n, int m, double *first_s, double *warm_s)
     }
     secs[trial] = mono_s() - t0;
   }
-  double slowest[OM_TRIALS];
-  CS_MPI_GOTO(MPI_Allreduce(secs, slowest, OM_TRIALS, MPI_DOUBLE, MPI_MAX, sub));
+  CS_MPI_GOTO(MPI_Allreduce(secs, slowest, trials, MPI_DOUBLE, MPI_MAX, sub));
   *first_s = slowest[0];
-  *warm_s = median(slowest + 1, OM_TRIALS - 1);
+  *warm_s = median(slowest + 1, trials - 1);
 fail:
   for (int k = 0; k <= m; k++) free(level[k]);
   free(req);
+  free(secs);
   return rc;
 }
 
-/* OM(m) among n generals (the first n ranks), no traitors, commander 0: OM_TRIALS trials in
+/* OM(m) among n generals (the first n ranks), no traitors, commander 0: om_trials trials in
  * either wire mode (the rate is the median warm trial's, the first trial is reported beside
  * it). Round mode runs its floor first (om_floor, a row of its own) and takes the floor's warm
  * trial as its baseline; message mode keeps raw MPI's all-to-all rate. */
 static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double raw_rate_n) {
   /* the configuration comes from the command line's own parser and defaults, as a user would ask */
-  int trials = OM_TRIALS;
+  int trials = om_trials(n, m);
   char m_text[16], trials_text[16], seed_text[32];
   snprintf(m_text, sizeof m_text, "%d", m);
   snprintf(trials_text, sizeof trials_text, "%d", trials);
@@ -773,7 +789,7 @@ static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double ra
   double floor_first = 0, floor_warm = 0;
   memset(&s, 0, sizeof s);
   if (sub != MPI_COMM_NULL) {
-    if (wire == BYZ_WIRE_ROUND) rc = om_floor(sub, n, m, &floor_first, &floor_warm);
+    if (wire == BYZ_WIRE_ROUND) rc = om_floor(sub, n, m, trials, &floor_first, &floor_warm);
     node_options opt = {.tick_rate_hz = 0, .speedup = 1, .trace = 0};
     node *nd = NULL;
     if (!rc) rc = node_create(sub, &opt, NULL, &nd);
@@ -803,6 +819,7 @@ static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double ra
       f->count = oral;
       f->seconds = floor_warm;
       f->first_seconds = floor_first;
+      f->trials = trials;
       f->peak_rss_kib = peak;
       set_ratio(f, floor_warm > 0 ? (double)oral / floor_warm : 0, raw_rate_n);
     }
@@ -813,19 +830,20 @@ static int om_one(bench *B, MPI_Comm sub, int n, int m, byz_wire wire, double ra
     r->seconds = s.warm_seconds;
     r->first_seconds = s.first_seconds;
     r->peak_rss_kib = peak;
+    r->trials = trials;
     double runtime = s.warm_seconds > 0 ? (double)oral / s.warm_seconds : 0;
     set_ratio(r, runtime, wire == BYZ_WIRE_ROUND ? (floor_warm > 0 ? (double)oral / floor_warm : 0) : raw_rate_n);
   }
   return 0;
 }
 
-/* SM(m) among n generals (the first n ranks), no traitors, commander 0, OM_TRIALS trials after
+/* SM(m) among n generals (the first n ranks), no traitors, commander 0, SM_TRIALS trials after
  * the key exchange: signed messages per second of the median warm trial, against OM(m) round
  * mode's oral messages per second at the same (n, m) (om_rate, the row just measured). */
 static int sm_one(bench *B, MPI_Comm sub, int n, int m, double om_rate) {
   char m_text[16], trials_text[16], seed_text[32];
   snprintf(m_text, sizeof m_text, "%d", m);
-  snprintf(trials_text, sizeof trials_text, "%d", OM_TRIALS);
+  snprintf(trials_text, sizeof trials_text, "%d", SM_TRIALS);
   snprintf(seed_text, sizeof seed_text, "%" PRIu64, B->cfg->seed);
   char *argv[] = {"consensus", "byz", "--algorithm", "sm", "-m", m_text, "--trials", trials_text, "--commander", "0",
                   "--order", "attack", "--seed", seed_text, "--no-trace", "-q"};
@@ -854,17 +872,18 @@ static int sm_one(bench *B, MPI_Comm sub, int n, int m, double om_rate) {
   if (B->rank == 0) {
     int64_t signed_msgs = sm_closed_form(n, m);
     if (!s.agreed) cs_fatal("bench SM(m): IC1/IC2 failed without traitors", CS_EPROTO);
-    if (s.oral_messages != signed_msgs * OM_TRIALS)
+    if (s.oral_messages != signed_msgs * SM_TRIALS)
       cs_fatal("bench SM(m): signed messages differ from the closed form", CS_EPROTO);
     bench_row *r = add_row(B, BENCH_SM, n, m, -1);
-    r->wire_bytes = s.bytes / OM_TRIALS;
+    r->wire_bytes = s.bytes / SM_TRIALS;
     r->raw_bytes = (int64_t)sm_bytes(2);
     r->count = signed_msgs;
     r->seconds = s.warm_seconds;
     r->first_seconds = s.first_seconds;
     r->peak_rss_kib = peak;
-    r->sig_made = s.signatures_made / OM_TRIALS;
-    r->sig_verified = s.signatures_verified / OM_TRIALS;
+    r->trials = SM_TRIALS;
+    r->sig_made = s.signatures_made / SM_TRIALS;
+    r->sig_verified = s.signatures_verified / SM_TRIALS;
     set_ratio(r, s.warm_seconds > 0 ? (double)signed_msgs / s.warm_seconds : 0, om_rate);
   }
   return 0;
@@ -977,7 +996,7 @@ static int write_table(const bench *B, h5out *out) {
   int64_t rows = B->n_rows;
   CS_MPI(MPI_Bcast(&rows, 1, MPI_INT64_T, 0, B->comm));
   size_t R = (size_t)(rows ? rows : 1);
-  int32_t *i32 = malloc(3 * R * sizeof *i32);
+  int32_t *i32 = malloc(4 * R * sizeof *i32);
   int64_t *i64 = malloc(5 * R * sizeof *i64);
   double *f64 = malloc(5 * R * sizeof *f64);
   if (!i32 || !i64 || !f64) cs_fatal("bench table", CS_ENOMEM);
@@ -986,6 +1005,7 @@ static int write_table(const bench *B, h5out *out) {
     i32[k] = r->test;
     i32[R + k] = r->n;
     i32[2 * R + k] = r->m;
+    i32[3 * R + k] = r->trials;
     i64[k] = r->payload;
     i64[R + k] = r->wire_bytes;
     i64[2 * R + k] = r->raw_bytes;
@@ -1012,6 +1032,7 @@ static int write_table(const bench *B, h5out *out) {
   if (!rc) rc = h5out_table(out, g, "ratio", H5OUT_F64, rows, 1, f64 + 2 * R, NULL);
   if (!rc) rc = h5out_table(out, g, "seconds", H5OUT_F64, rows, 1, f64 + 3 * R, "s");
   if (!rc) rc = h5out_table(out, g, "first_seconds", H5OUT_F64, rows, 1, f64 + 4 * R, "s");
+  if (!rc) rc = h5out_table(out, g, "trials", H5OUT_I32, rows, 1, i32 + 3 * R, NULL);
   free(i32);
   free(i64);
   free(f64);

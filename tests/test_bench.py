@@ -90,7 +90,7 @@ def check_run(np_, max_bytes, cap):
         codes = dict(kv.split("=") for kv in harness.attr_str(b.attrs["test_codes"]).split(","))
         names = {int(v): k for k, v in codes.items()}
         cols = {c: b[c][...] for c in ["test", "n", "m", "payload", "wire_bytes", "raw_bytes", "count", "runtime",
-                                       "baseline", "ratio", "seconds", "first_seconds", "peak_rss"]}
+                                       "baseline", "ratio", "seconds", "first_seconds", "peak_rss", "trials"]}
         assert int(b.attrs["iterations"]) == 20
     keys = [(names[int(t)], int(n), int(m), int(p)) for t, n, m, p in
             zip(cols["test"], cols["n"], cols["m"], cols["payload"])]
@@ -104,13 +104,17 @@ def check_run(np_, max_bytes, cap):
         if key[0].startswith("om_"):  # every oral message of OM(m), no traitors: the closed form
             assert cols["count"][k] == closed_form(key[1], key[2]), key
             assert cols["peak_rss"][k] > 0 and cols["seconds"][k] > 0 and cols["first_seconds"][k] > 0, key
+            # the first trial, then warm ones enough for 50 000 oral messages (3 to 999)
+            warm = -(-50000 // closed_form(key[1], key[2]))
+            assert cols["trials"][k] == 1 + min(max(warm, 3), 999), key
         elif key[0] == "sm":  # SM(m) beside OM(m), no traitors: (n - 1)^2 signed messages, OM's rate the baseline
             assert cols["count"][k] == (key[1] - 1) ** 2, key
             assert keys[k - 1] == ("om_round",) + key[1:], key
             assert cols["baseline"][k] == cols["runtime"][k - 1], key
             assert cols["peak_rss"][k] > 0 and cols["seconds"][k] > 0 and cols["first_seconds"][k] > 0, key
+            assert cols["trials"][k] == 4, key
         else:
-            assert cols["first_seconds"][k] == -1, key
+            assert cols["first_seconds"][k] == -1 and cols["trials"][k] == -1, key
         if key[0] == "om_round":  # its baseline is the floor's rate, the row just before
             assert keys[k - 1] == ("om_floor",) + key[1:], key
             assert cols["baseline"][k] == cols["runtime"][k - 1], key
