@@ -189,7 +189,7 @@ def run_case(np_, args, needle, out_rel="out.h5", prepare=None):
         cmd = [harness.MPIEXEC, harness.NP_FLAG, str(np_)] + harness.PREFLAGS + [harness.BIN] + full
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=harness.timeout(120), env=harness.mpi_env(), cwd=d)
         out, err, p_rc = p.stdout, p.stderr, p.returncode
-        lines = [l for l in err.splitlines() if l.strip()]
+        lines = harness.stderr_lines(err)
         ctx = f"mpirun -np {np_} consensus {' '.join(full)}\nstdout: {out!r}\nstderr: {err!r}"
         assert p_rc == 2, f"exit {p_rc}, expected 2\n{ctx}"
         assert len(lines) == 1, f"expected exactly one line on stderr, got {len(lines)}\n{ctx}"

@@ -38,9 +38,9 @@ def start(np_, args, cwd=None, env_extra=None):
 
 
 def finish(p, timeout=600):
-    """Waits for a started run; returns (rc, stdout, stderr lines that are not blank)."""
+    """Waits for a started run; returns (rc, stdout, its stderr lines: harness.stderr_lines)."""
     out, err = p.communicate(timeout=harness.timeout(timeout))
-    return p.returncode, out, [l for l in err.splitlines() if l.strip()]
+    return p.returncode, out, harness.stderr_lines(err)
 
 
 def wait_for(path, p, what="the run never created its file"):
