@@ -515,6 +515,10 @@ int node_internal(node *nd) {
 
 static int send_control(node *nd, int dst, wire_kind kind, uint64_t seq);
 
+/* 1 if this rank's current round towards peer p has ended already: its last data message to p
+ * carried the end (ended_to holds 1 + that round). */
+static int round_ended_to(const node *nd, int p) { return nd->ended_to[p] == nd->round + 1; }
+
 /* Posts a data message of `size` bytes (b) to k destinations: one MPI message each, on NODE_TAG
  * if it fits a receive slot; a larger one is announced to each destination (WIRE_LARGE, its
  * size) in that stream, where the announcement keeps the message's place among the sender's
@@ -542,7 +546,7 @@ static int send_event(node *nd, const int *dsts, int k, const void *payload, uin
                       int last) {
   int ok = k >= 1 && len <= WIRE_MAX_PAYLOAD && (!len || payload || built);
   for (int j = 0; ok && j < k; j++)
-    ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank && nd->ended_to[dsts[j]] != nd->round + 1;
+    ok = dsts[j] >= 0 && dsts[j] < nd->size && dsts[j] != nd->rank && !round_ended_to(nd, dsts[j]);
   if (!ok || (nd->opt.faults && node_crashed(nd))) { /* a crashed rank sends nothing, makes no event */
     if (built) pool_put(nd->bufs, built);
     return ok ? 0 : CS_EINVAL;
@@ -625,7 +629,7 @@ static int send_control(node *nd, int dst, wire_kind kind, uint64_t seq) {
 
 int node_round_end(node *nd) {
   for (int p = 0; p < nd->size; p++) { /* a peer whose last message carried the end has it already */
-    if (p == nd->rank || nd->ended_to[p] == nd->round + 1) continue;
+    if (p == nd->rank || round_ended_to(nd, p)) continue;
     CS_TRY(send_control(nd, p, WIRE_ROUND_END, (uint64_t)nd->round));
   }
   nd->round++;
